@@ -1,0 +1,99 @@
+package saml
+
+import (
+	"crypto/x509"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/eidsp/eidsp/identity"
+)
+
+// VerifySigned verifies the enveloped signature of el with the trusted certificates and returns
+// the element exactly as signed. The development IdP uses it for ArtifactResolve.
+func VerifySigned(el *etree.Element, trusted []*x509.Certificate, algs Algorithms, now time.Time) (*etree.Element, error) {
+	return verifyEnveloped(el, trusted, algs, now)
+}
+
+// ParseAuthnRequest reads an AuthnRequest (already inflated from the Redirect binding). It checks
+// structure only; the caller verifies the query signature.
+func ParseAuthnRequest(data []byte, lim Limits) (r *AuthnRequest, err error) {
+	defer guard(&err)
+	doc, err := ParseUntrusted(data, lim)
+	if err != nil {
+		return nil, err
+	}
+	el := doc.Root()
+	if el.Tag != "AuthnRequest" || el.NamespaceURI() != NSProtocol {
+		return nil, reject(ReasonMalformed, "%s is not an AuthnRequest", el.Tag)
+	}
+	if el.SelectAttrValue("Version", "") != "2.0" {
+		return nil, reject(ReasonMalformed, "Version is not 2.0")
+	}
+	r = &AuthnRequest{
+		ID:              el.SelectAttrValue("ID", ""),
+		Destination:     el.SelectAttrValue("Destination", ""),
+		ACSURL:          el.SelectAttrValue("AssertionConsumerServiceURL", ""),
+		ProtocolBinding: el.SelectAttrValue("ProtocolBinding", ""),
+		ForceAuthn:      el.SelectAttrValue("ForceAuthn", "") == "true" || el.SelectAttrValue("ForceAuthn", "") == "1",
+	}
+	if r.ID == "" {
+		return nil, reject(ReasonMalformed, "AuthnRequest without ID")
+	}
+	if r.IssueInstant, err = parseTime(el.SelectAttrValue("IssueInstant", "")); err != nil {
+		return nil, reject(ReasonMalformed, "IssueInstant: %v", err)
+	}
+	iss, err := only(el, NSAssertion, "Issuer")
+	if err != nil {
+		return nil, reject(ReasonIssuer, "%v", err)
+	}
+	r.Issuer = strings.TrimSpace(text(iss))
+	if ext := firstChild(el, NSProtocol, "Extensions"); ext != nil {
+		for _, c := range ext.ChildElements() {
+			switch {
+			case c.Tag == "OnBehalfOf" && c.NamespaceURI() == NSIDPortenExtensions:
+				r.OnBehalfOf = strings.TrimSpace(text(c))
+			case c.Tag == "InstrumentAttribute":
+				r.InstrumentNamespace = c.NamespaceURI()
+				r.Instruments = append(r.Instruments, c.SelectAttrValue("name", ""))
+			}
+		}
+	}
+	if rac := firstChild(el, NSProtocol, "RequestedAuthnContext"); rac != nil {
+		if c := rac.SelectAttrValue("Comparison", "exact"); c != "minimum" {
+			return nil, reject(ReasonMalformed, "RequestedAuthnContext Comparison %q, want minimum", c)
+		}
+		for _, ref := range children(rac, NSAssertion, "AuthnContextClassRef") {
+			if lvl, ok := identity.LevelFromClassRef(strings.TrimSpace(text(ref))); ok && (r.MinLevel == 0 || lvl < r.MinLevel) {
+				r.MinLevel = lvl
+			}
+		}
+	}
+	return r, nil
+}
+
+// ParseArtifactResolve reads a SOAP ArtifactResolve and verifies its signature with the
+// requester's certificates. It returns the request ID, the issuer and the artifact.
+func ParseArtifactResolve(soap []byte, trusted []*x509.Certificate, algs Algorithms, now time.Time, lim Limits) (id, issuer, artifact string, err error) {
+	defer guard(&err)
+	el, err := soapBody(soap, lim)
+	if err != nil {
+		return "", "", "", err
+	}
+	if el.Tag != "ArtifactResolve" || el.NamespaceURI() != NSProtocol {
+		return "", "", "", reject(ReasonMalformed, "SOAP body is %s, not ArtifactResolve", el.Tag)
+	}
+	v, err := verifyEnveloped(el, trusted, algs, now)
+	if err != nil {
+		return "", "", "", err
+	}
+	iss, err := only(v, NSAssertion, "Issuer")
+	if err != nil {
+		return "", "", "", reject(ReasonIssuer, "%v", err)
+	}
+	art, err := only(v, NSProtocol, "Artifact")
+	if err != nil {
+		return "", "", "", reject(ReasonArtifact, "%v", err)
+	}
+	return v.SelectAttrValue("ID", ""), strings.TrimSpace(text(iss)), strings.TrimSpace(text(art)), nil
+}
