@@ -194,8 +194,8 @@ func (v Verifier) verifyResponse(resp *etree.Element, exp Expected) (*Result, er
 	return v.checkAssertion(verified, exp)
 }
 
-// decrypt opens an EncryptedAssertion and parses the plaintext under the same limits. Prefixes the
-// plaintext uses but declares only on the enclosing Response are bound from that context.
+// decrypt opens an EncryptedAssertion and parses the plaintext under the same limits (xenc binds
+// prefixes the plaintext inherits from the enclosing Response).
 func (v Verifier) decrypt(ea *etree.Element, idp *IdP) (*etree.Element, error) {
 	plain, err := xenc.Decrypt(ea, v.DecryptionKeys, idp.Encryption)
 	if err != nil {
@@ -206,25 +206,6 @@ func (v Verifier) decrypt(ea *etree.Element, idp *IdP) (*etree.Element, error) {
 		return nil, err
 	}
 	root := doc.Root()
-	if root.Space != "" && root.NamespaceURI() == "" {
-		var decl strings.Builder
-		for e := ea; e != nil; e = e.Parent() {
-			for _, a := range e.Attr {
-				if a.Space == "xmlns" {
-					fmt.Fprintf(&decl, " xmlns:%s=%q", a.Key, a.Value)
-				}
-			}
-		}
-		wrapped := "<w" + decl.String() + ">" + string(plain) + "</w>"
-		doc, err = ParseUntrusted([]byte(wrapped), v.Limits)
-		if err != nil {
-			return nil, err
-		}
-		if len(doc.Root().ChildElements()) != 1 {
-			return nil, reject(ReasonAssertion, "decrypted content is not one element")
-		}
-		root = doc.Root().ChildElements()[0]
-	}
 	if root.Tag != "Assertion" || root.NamespaceURI() != NSAssertion {
 		return nil, reject(ReasonAssertion, "decrypted %s, not an Assertion", root.Tag)
 	}

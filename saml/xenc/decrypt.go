@@ -38,7 +38,8 @@ var errNoKey = fail("no key could decrypt the data")
 // xenc:EncryptedData (e.g. saml:EncryptedAssertion), with the xenc:EncryptedKey either inside
 // EncryptedData/ds:KeyInfo or as a sibling of EncryptedData inside the container (referenced by
 // ds:RetrievalMethod or not). Every key in keys is tried (SP key rollover: current and next).
-// It returns the plaintext bytes, the serialized element.
+// It returns the plaintext bytes, the serialized element, with the namespace declarations it
+// inherits from the container added to its start tag so that it parses on its own.
 func Decrypt(container *etree.Element, keys []*rsa.PrivateKey, opt Options) ([]byte, error) {
 	if container == nil {
 		return nil, fail("no container element")
@@ -50,6 +51,8 @@ func Decrypt(container *etree.Element, keys []*rsa.PrivateKey, opt Options) ([]b
 	if maxPlain <= 0 {
 		maxPlain = defaultMaxPlaintext
 	}
+	// Keeps the ciphertext bound computed from it from overflowing.
+	maxPlain = min(maxPlain, 1<<30)
 
 	var data *etree.Element
 	var siblings []*etree.Element
@@ -97,7 +100,7 @@ func Decrypt(container *etree.Element, keys []*rsa.PrivateKey, opt Options) ([]b
 
 	for _, ek := range wrapped {
 		for _, key := range keys {
-			if key == nil {
+			if key == nil || key.N == nil {
 				continue
 			}
 			cek, ok := ek.unwrap(key, ed.alg.keySize)
@@ -105,10 +108,14 @@ func Decrypt(container *etree.Element, keys []*rsa.PrivateKey, opt Options) ([]b
 				continue
 			}
 			pt, err := decryptBlock(ed.alg, cek, ct)
-			if err != nil || len(pt) > maxPlain || checkElement(pt) != nil {
+			if err != nil || len(pt) > maxPlain {
 				continue
 			}
-			return pt, nil
+			root, err := checkElement(pt)
+			if err != nil {
+				continue
+			}
+			return inheritNamespaces(pt, root, container), nil
 		}
 	}
 	return nil, errNoKey
@@ -488,26 +495,47 @@ func (ek encryptedKey) unwrap(key *rsa.PrivateKey, size int) ([]byte, bool) {
 
 var errNotElement = errors.New("plaintext is not a single XML element")
 
+// rootInfo is what inheritNamespaces needs to know about the plaintext's root start tag.
+type rootInfo struct {
+	nameEnd  int // offset just after the root element's name
+	declared map[string]bool
+}
+
 // checkElement accepts exactly one element, optionally preceded by an XML declaration and
 // surrounded by whitespace and comments; DOCTYPE and other directives are refused.
-func checkElement(pt []byte) error {
+func checkElement(pt []byte) (rootInfo, error) {
+	var root rootInfo
 	d := xml.NewDecoder(bytes.NewReader(pt))
 	d.Strict = true
 	depth, roots := 0, 0
 	for {
+		start := int(d.InputOffset())
 		tok, err := d.Token()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return errNotElement
+			return root, errNotElement
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if depth == 0 {
 				roots++
 				if roots > 1 {
-					return errNotElement
+					return root, errNotElement
+				}
+				root.nameEnd = start + 1
+				for root.nameEnd < len(pt) && strings.IndexByte(" \t\r\n/>", pt[root.nameEnd]) < 0 {
+					root.nameEnd++
+				}
+				root.declared = map[string]bool{}
+				for _, a := range t.Attr {
+					switch {
+					case a.Name.Space == "xmlns":
+						root.declared[a.Name.Local] = true
+					case a.Name.Space == "" && a.Name.Local == "xmlns":
+						root.declared[""] = true
+					}
 				}
 			}
 			depth++
@@ -515,18 +543,62 @@ func checkElement(pt []byte) error {
 			depth--
 		case xml.CharData:
 			if depth == 0 && len(bytes.TrimSpace(t)) != 0 {
-				return errNotElement
+				return root, errNotElement
 			}
 		case xml.Directive:
-			return errNotElement
+			return root, errNotElement
 		case xml.ProcInst:
 			if depth == 0 && roots > 0 {
-				return errNotElement
+				return root, errNotElement
 			}
 		}
 	}
 	if roots != 1 || depth != 0 {
-		return errNotElement
+		return root, errNotElement
 	}
-	return nil
+	return root, nil
+}
+
+// inheritNamespaces adds to the root start tag the namespace declarations in scope at the
+// container that the root does not make itself. XML Encryption decrypts an Element in the context
+// of the EncryptedData's parent, and xmlsec1 serializes an element without the declarations it
+// inherits, so without this a saml: prefix declared on the Response would be unbound.
+func inheritNamespaces(pt []byte, root rootInfo, container *etree.Element) []byte {
+	var decls bytes.Buffer
+	seen := map[string]bool{}
+	for e := container; e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			var prefix string
+			switch {
+			case a.Space == "xmlns":
+				prefix = a.Key
+			case a.Space == "" && a.Key == "xmlns":
+				prefix = ""
+			default:
+				continue
+			}
+			if seen[prefix] {
+				continue
+			}
+			seen[prefix] = true
+			if root.declared[prefix] || prefix == "xml" || prefix == "xmlns" || (prefix == "" && a.Value == "") {
+				continue
+			}
+			decls.WriteString(" xmlns")
+			if prefix != "" {
+				decls.WriteString(":" + prefix)
+			}
+			decls.WriteString(`="`)
+			// EscapeText cannot fail writing to a bytes.Buffer.
+			_ = xml.EscapeText(&decls, []byte(a.Value))
+			decls.WriteString(`"`)
+		}
+	}
+	if decls.Len() == 0 {
+		return pt
+	}
+	out := make([]byte, 0, len(pt)+decls.Len())
+	out = append(out, pt[:root.nameEnd]...)
+	out = append(out, decls.Bytes()...)
+	return append(out, pt[root.nameEnd:]...)
 }

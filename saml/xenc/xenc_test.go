@@ -317,3 +317,31 @@ func TestEncryptFreshKeyAndIV(t *testing.T) {
 		t.Fatal("two encryptions are identical")
 	}
 }
+
+func TestDecryptInheritsNamespaces(t *testing.T) {
+	k := randomBytes(t, 16)
+	key := cv(wrapOAEP(t, k, crypto.SHA1, crypto.SHA1, nil))
+	tests := []struct {
+		name, plain, wantNS string
+	}{
+		{name: "ok/unbound-prefix-from-container", plain: `<saml:Assertion ID="_x"><saml:Issuer>i</saml:Issuer></saml:Assertion>`, wantNS: "urn:oasis:names:tc:SAML:2.0:assertion"},
+		{name: "ok/own-declaration-wins", plain: `<?xml version="1.0"?><saml:Assertion xmlns:saml="urn:example:own" ID="_x"/>`, wantNS: "urn:example:own"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := `<r:Response xmlns:r="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">` +
+				render(AES128GCM, mgf1pMethod, key, cv(gcmRaw(t, k, []byte(tc.plain)))) + `</r:Response>`
+			pt, err := Decrypt(parse(t, doc).SelectElement("EncryptedAssertion"), []*rsa.PrivateKey{rightKey()}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			root := parse(t, string(pt))
+			if root.NamespaceURI() != tc.wantNS {
+				t.Fatalf("root namespace %q, want %q", root.NamespaceURI(), tc.wantNS)
+			}
+			if n := strings.Count(string(pt), "xmlns:saml="); n != 1 {
+				t.Fatalf("saml prefix declared %d times", n)
+			}
+		})
+	}
+}

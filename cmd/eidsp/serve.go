@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/eidsp/eidsp/certs"
+	"github.com/eidsp/eidsp/config"
+)
+
+func loadConfig(args []string, name string) (*config.Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	path := fs.String("config", "eidsp.yaml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s is not valid:\n%w", *path, err)
+	}
+	return cfg, nil
+}
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := loadConfig(args, "serve")
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Log.Format, cfg.Log.Level)
+	a, err := buildApp(ctx, cfg, log, time.Now)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("eidsp listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
+	return serveUntilDone(ctx, log, a, ln)
+}
+
+// serveUntilDone serves until ctx ends, sweeps expired records in the background, then shuts
+// down gracefully: in-flight logins get up to 20 s to finish.
+func serveUntilDone(ctx context.Context, log *slog.Logger, a *app, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.server.Echo(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := a.store.Sweep(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("sweep failed", "err", err)
+				}
+			}
+		}
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func runCheckConfig(args []string, stdout io.Writer) error {
+	cfg, err := loadConfig(args, "check-config")
+	if err != nil {
+		return err
+	}
+	kp, err := certs.LoadKeyPair(cfg.SP.CertFile, cfg.SP.KeyFile)
+	if err != nil {
+		return err
+	}
+	if kp.ExpiresWithin(30*24*time.Hour, time.Now()) {
+		fmt.Fprintf(stdout, "warning: SP certificate expires %s (within 30 days)\n", kp.Cert.NotAfter.Format(time.DateOnly))
+	}
+	fmt.Fprintln(stdout, "configuration is valid")
+	return nil
+}
+
+func runMetadata(args []string, stdout io.Writer) error {
+	cfg, err := loadConfig(args, "metadata")
+	if err != nil {
+		return err
+	}
+	a, err := buildApp(context.Background(), cfg, newLogger(io.Discard, "text", "error"), time.Now)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	_, err = stdout.Write(a.server.SPMetadata)
+	return err
+}
+
+func runKeygen(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+	cn := fs.String("cn", "eidsp test SP", "certificate common name")
+	out := fs.String("out", "sp", "output prefix: writes PREFIX.crt and PREFIX.key")
+	days := fs.Int("days", 730, "validity in days")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, f := range []string{*out + ".crt", *out + ".key"} {
+		if _, err := os.Stat(f); err == nil {
+			return fmt.Errorf("%s exists; not overwriting", f)
+		}
+	}
+	kp, err := certs.Generate(*cn, time.Duration(*days)*24*time.Hour, time.Now(), nil)
+	if err != nil {
+		return err
+	}
+	if err := kp.WritePEM(*out+".crt", *out+".key"); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s.crt and %s.key (self-signed, for test environments only; production uses an enterprise certificate)\n", *out, *out)
+	return nil
+}

@@ -1,0 +1,382 @@
+// Package config is eidsp's typed configuration: one YAML file plus environment overrides,
+// every default in Defaults, presets for ID-porten and Buypass IPS, and Validate, which reports
+// every problem at once so that an admin fixes a file in one pass.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Listen   string          `yaml:"listen"`
+	BaseURL  string          `yaml:"base_url"`
+	DataDir  string          `yaml:"data_dir"`
+	Store    StoreConfig     `yaml:"store"`
+	SP       SPConfig        `yaml:"sp"`
+	Session  SessionConfig   `yaml:"session"`
+	SAML     SAMLConfig      `yaml:"saml"`
+	Log      LogConfig       `yaml:"log"`
+	IdPs     []IdPConfig     `yaml:"idps"`
+	Profiles []ProfileConfig `yaml:"profiles"`
+	// UI is the login chooser's look.
+	UI UIConfig `yaml:"ui"`
+}
+
+// StoreConfig selects the session store.
+type StoreConfig struct {
+	Driver string `yaml:"driver"` // sqlite
+	Path   string `yaml:"path"`   // sqlite file; default DataDir/eidsp.db
+}
+
+// SPConfig is our own identity towards IdPs. Keys are file paths, never inline.
+type SPConfig struct {
+	EntityID string `yaml:"entity_id"` // default BaseURL + "/saml/metadata"
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// SessionConfig bounds the portal session.
+type SessionConfig struct {
+	CookieName  string        `yaml:"cookie_name"`
+	IdleTimeout time.Duration `yaml:"idle_timeout"` // Digdir test 8: never more than 30 min
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
+}
+
+// SAMLConfig holds protocol limits shared by every IdP.
+type SAMLConfig struct {
+	ClockSkew      time.Duration `yaml:"clock_skew"`
+	MaxResponseAge time.Duration `yaml:"max_response_age"`
+	PendingTTL     time.Duration `yaml:"pending_ttl"`  // how long a user may stay at the IdP
+	SOAPTimeout    time.Duration `yaml:"soap_timeout"` // artifact resolution back channel
+	MaxSOAPBytes   int64         `yaml:"max_soap_bytes"`
+	MaxPostBytes   int64         `yaml:"max_post_bytes"` // POST binding body
+}
+
+// LogConfig selects the log format.
+type LogConfig struct {
+	Format string `yaml:"format"` // json or text
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	// HashKeyFile holds the key for the keyed hash that correlates national identity numbers in
+	// logs without revealing them; generated in DataDir when empty.
+	HashKeyFile string `yaml:"hash_key_file"`
+}
+
+// UIConfig is the portal's look on our pages.
+type UIConfig struct {
+	PortalName string `yaml:"portal_name"`
+}
+
+// IdP presets.
+const (
+	PresetIDPorten = "idporten"
+	PresetIPS      = "ips"
+	PresetGeneric  = "generic"
+)
+
+// Bindings for the answer.
+const (
+	BindingArtifact = "artifact"
+	BindingPost     = "post"
+)
+
+// DefaultInstrumentNamespace is our decision for the InstrumentAttribute namespace: no public
+// SAML carriage of Buypass instruments exists (spec/PROFILE.md §3), so it is configurable per IdP.
+const DefaultInstrumentNamespace = "urn:eidsp:buypass:ips"
+
+// IdPConfig is one identity provider.
+type IdPConfig struct {
+	Name         string `yaml:"name"`
+	Preset       string `yaml:"preset"` // idporten, ips, generic
+	MetadataFile string `yaml:"metadata_file"`
+	MetadataURL  string `yaml:"metadata_url"`
+	EntityID     string `yaml:"entity_id"` // required for aggregates; checked when set
+	// SignatureAlgorithm signs our requests: rsa-sha256 (default) or rsa-sha1 (ID-porten).
+	SignatureAlgorithm string `yaml:"signature_algorithm"`
+	// AllowSHA1 accepts RSA-SHA1 / SHA-1 in the IdP's signatures.
+	AllowSHA1 *bool  `yaml:"allow_sha1"`
+	Binding   string `yaml:"binding"` // artifact (default) or post
+	// InResponseTo: authn_request, artifact_resolve or either.
+	InResponseTo              string `yaml:"in_response_to"`
+	RequireEncryptedAssertion *bool  `yaml:"require_encrypted_assertion"`
+	InstrumentNamespace       string `yaml:"instrument_namespace"`
+	// Attributes overrides the preset's attribute names.
+	Attributes AttributeNames `yaml:"attributes"`
+	// AllowTestPersons accepts synthetic national identity numbers. Never in production.
+	AllowTestPersons bool `yaml:"allow_test_persons"`
+	// AllowInsecureMetadata accepts http:// endpoints on loopback addresses (development).
+	AllowInsecureMetadata bool `yaml:"allow_insecure_metadata"`
+}
+
+// AttributeNames overrides attribute names; empty fields keep the preset's.
+type AttributeNames struct {
+	NationalID string `yaml:"national_id"`
+	Level      string `yaml:"level"`
+	AuthMethod string `yaml:"auth_method"`
+	Culture    string `yaml:"culture"`
+	OnBehalfOf string `yaml:"on_behalf_of"`
+	Instrument string `yaml:"instrument"`
+}
+
+// ProfileConfig is one login button: which IdP, which instruments, which level.
+type ProfileConfig struct {
+	Name        string   `yaml:"name"`
+	Label       string   `yaml:"label"` // message key or literal text
+	IdP         string   `yaml:"idp"`
+	Instruments []string `yaml:"instruments"`
+	MinLevel    int      `yaml:"min_level"`
+	ForceAuthn  bool     `yaml:"force_authn"`
+	OnBehalfOf  string   `yaml:"on_behalf_of"`
+}
+
+// Defaults fills every unset field. It is the one place defaults live.
+func (c *Config) Defaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	defD := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Listen, ":8080")
+	def(&c.BaseURL, "http://localhost:8080")
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	def(&c.DataDir, "./data")
+	def(&c.Store.Driver, "sqlite")
+	def(&c.Store.Path, c.DataDir+"/eidsp.db")
+	def(&c.SP.EntityID, c.BaseURL+"/saml/metadata")
+	def(&c.Session.CookieName, "eidsp_session")
+	defD(&c.Session.IdleTimeout, 30*time.Minute)
+	defD(&c.Session.MaxLifetime, 120*time.Minute)
+	defD(&c.SAML.ClockSkew, 180*time.Second)
+	defD(&c.SAML.MaxResponseAge, 60*time.Second)
+	defD(&c.SAML.PendingTTL, 15*time.Minute)
+	defD(&c.SAML.SOAPTimeout, 10*time.Second)
+	if c.SAML.MaxSOAPBytes == 0 {
+		c.SAML.MaxSOAPBytes = 256 << 10
+	}
+	if c.SAML.MaxPostBytes == 0 {
+		c.SAML.MaxPostBytes = 256 << 10
+	}
+	def(&c.Log.Format, "json")
+	def(&c.Log.Level, "info")
+	def(&c.Log.HashKeyFile, c.DataDir+"/log-hash.key")
+	def(&c.UI.PortalName, "eidsp")
+	for i := range c.IdPs {
+		c.IdPs[i].defaults()
+	}
+}
+
+func (p *IdPConfig) defaults() {
+	yes, no := true, false
+	if p.Preset == "" {
+		p.Preset = PresetGeneric
+	}
+	if p.Binding == "" {
+		p.Binding = BindingArtifact
+	}
+	if p.InstrumentNamespace == "" {
+		p.InstrumentNamespace = DefaultInstrumentNamespace
+	}
+	if p.RequireEncryptedAssertion == nil {
+		p.RequireEncryptedAssertion = &yes
+	}
+	switch p.Preset {
+	case PresetIDPorten:
+		// ID-porten documented RSA-SHA1 only, and InResponseTo = the ArtifactResolve ID
+		// (OPEN against live traffic, so either of our two IDs is accepted).
+		if p.SignatureAlgorithm == "" {
+			p.SignatureAlgorithm = "rsa-sha1"
+		}
+		if p.AllowSHA1 == nil {
+			p.AllowSHA1 = &yes
+		}
+		if p.InResponseTo == "" {
+			p.InResponseTo = "either"
+		}
+	default:
+		if p.SignatureAlgorithm == "" {
+			p.SignatureAlgorithm = "rsa-sha256"
+		}
+		if p.AllowSHA1 == nil {
+			p.AllowSHA1 = &no
+		}
+		if p.InResponseTo == "" {
+			p.InResponseTo = "authn_request"
+		}
+	}
+}
+
+var (
+	nameRe       = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+	onBehalfRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	instruments  = []string{"ips:BPSC", "ips:OTP1PKI", "ips:CC2PKI"}
+	presets      = []string{PresetIDPorten, PresetIPS, PresetGeneric}
+	inResponseTo = []string{"authn_request", "artifact_resolve", "either"}
+)
+
+// Validate reports every problem, one per line.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" {
+		add("base_url %q must be an absolute http(s) URL without a path", c.BaseURL)
+	} else if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		add("base_url %q must use https (http only for localhost)", c.BaseURL)
+	}
+	if c.Store.Driver != "sqlite" {
+		add("store.driver %q is not supported (sqlite)", c.Store.Driver)
+	}
+	if c.SP.CertFile == "" || c.SP.KeyFile == "" {
+		add("sp.cert_file and sp.key_file are required (eidsp keygen makes a pair for test environments)")
+	}
+	if c.Session.IdleTimeout <= 0 || c.Session.IdleTimeout > 30*time.Minute {
+		add("session.idle_timeout %s must be between 0 and 30m (Digdir verification test 8)", c.Session.IdleTimeout)
+	}
+	if c.Session.MaxLifetime < c.Session.IdleTimeout {
+		add("session.max_lifetime %s is shorter than session.idle_timeout", c.Session.MaxLifetime)
+	}
+	if c.SAML.ClockSkew < 0 || c.SAML.ClockSkew > 10*time.Minute {
+		add("saml.clock_skew %s must be between 0 and 10m", c.SAML.ClockSkew)
+	}
+	if c.SAML.MaxResponseAge <= 0 || c.SAML.MaxResponseAge > 10*time.Minute {
+		add("saml.max_response_age %s must be between 0 and 10m", c.SAML.MaxResponseAge)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		add("log.format %q must be json or text", c.Log.Format)
+	}
+	idps := map[string]bool{}
+	for i, p := range c.IdPs {
+		where := fmt.Sprintf("idps[%d] (%s)", i, p.Name)
+		if !nameRe.MatchString(p.Name) {
+			add("%s: name must be lower-case letters, digits and dashes", where)
+		}
+		if idps[p.Name] {
+			add("%s: name used twice", where)
+		}
+		idps[p.Name] = true
+		if !slices.Contains(presets, p.Preset) {
+			add("%s: preset %q is not one of %v", where, p.Preset, presets)
+		}
+		if (p.MetadataFile == "") == (p.MetadataURL == "") {
+			add("%s: give exactly one of metadata_file and metadata_url", where)
+		}
+		if p.MetadataURL != "" {
+			if mu, err := url.Parse(p.MetadataURL); err != nil || !(mu.Scheme == "https" || (mu.Scheme == "http" && p.AllowInsecureMetadata && isLoopback(mu.Hostname()))) {
+				add("%s: metadata_url must be https", where)
+			}
+		}
+		if p.SignatureAlgorithm != "rsa-sha256" && p.SignatureAlgorithm != "rsa-sha1" {
+			add("%s: signature_algorithm %q must be rsa-sha256 or rsa-sha1", where, p.SignatureAlgorithm)
+		}
+		if p.SignatureAlgorithm == "rsa-sha1" && (p.AllowSHA1 == nil || !*p.AllowSHA1) {
+			add("%s: signature_algorithm rsa-sha1 needs allow_sha1", where)
+		}
+		if p.Binding != BindingArtifact && p.Binding != BindingPost {
+			add("%s: binding %q must be artifact or post", where, p.Binding)
+		}
+		if !slices.Contains(inResponseTo, p.InResponseTo) {
+			add("%s: in_response_to %q must be one of %v", where, p.InResponseTo, inResponseTo)
+		}
+		if u, err := url.Parse(p.InstrumentNamespace); err != nil || u.Scheme == "" {
+			add("%s: instrument_namespace %q must be a URI", where, p.InstrumentNamespace)
+		}
+	}
+	if len(c.Profiles) == 0 {
+		add("profiles: at least one login profile is required")
+	}
+	profiles := map[string]bool{}
+	for i, p := range c.Profiles {
+		where := fmt.Sprintf("profiles[%d] (%s)", i, p.Name)
+		if !nameRe.MatchString(p.Name) {
+			add("%s: name must be lower-case letters, digits and dashes", where)
+		}
+		if profiles[p.Name] {
+			add("%s: name used twice", where)
+		}
+		profiles[p.Name] = true
+		if !idps[p.IdP] {
+			add("%s: idp %q is not configured", where, p.IdP)
+		}
+		if p.MinLevel != 0 && p.MinLevel != 3 && p.MinLevel != 4 {
+			add("%s: min_level %d must be 3 or 4", where, p.MinLevel)
+		}
+		for _, in := range p.Instruments {
+			if !slices.Contains(instruments, in) {
+				add("%s: instrument %q is not one of %v", where, in, instruments)
+			}
+		}
+		if p.OnBehalfOf != "" && !onBehalfRe.MatchString(p.OnBehalfOf) {
+			add("%s: on_behalf_of may hold only A-Z a-z 0-9 - _", where)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// IdP returns the named IdP configuration.
+func (c *Config) IdP(name string) (*IdPConfig, bool) {
+	for i := range c.IdPs {
+		if c.IdPs[i].Name == name {
+			return &c.IdPs[i], true
+		}
+	}
+	return nil, false
+}
+
+// Profile returns the named login profile.
+func (c *Config) Profile(name string) (*ProfileConfig, bool) {
+	for i := range c.Profiles {
+		if c.Profiles[i].Name == name {
+			return &c.Profiles[i], true
+		}
+	}
+	return nil, false
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+// Load reads a YAML file (unknown keys are an error), applies environment overrides
+// (EIDSP_LISTEN, EIDSP_BASE_URL, EIDSP_DATA_DIR), then defaults.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.applyEnv(os.Getenv)
+	c.Defaults()
+	return &c, nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	for key, dst := range map[string]*string{
+		"EIDSP_LISTEN":   &c.Listen,
+		"EIDSP_BASE_URL": &c.BaseURL,
+		"EIDSP_DATA_DIR": &c.DataDir,
+	} {
+		if v := getenv(key); v != "" {
+			*dst = v
+		}
+	}
+}

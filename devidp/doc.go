@@ -1,0 +1,20 @@
+// Package devidp is a development identity provider for eidsp, for development and tests only:
+// it emulates the IdP side of the ID-porten SAML 2.0 profile and Buypass IPS instrument choice with
+// synthetic test persons, so that the service provider can be exercised end to end without a real
+// IdP. It runs inside `eidsp dev` and in tests; no production configuration may enable it.
+//
+// The flow: an SP registers with its metadata ([IdP.RegisterSP]); its browser arrives at the
+// SingleSignOnService with a signed Redirect-binding AuthnRequest, which is verified against the
+// SP's metadata (signature, Destination, ACS URL and binding, instruments); the login page lists the
+// test persons and the methods the request allows (the ID-porten chooser, or only the requested
+// Buypass instruments); the user's choice becomes an Assertion in ID-porten's shape, signed with the
+// IdP key and encrypted for the SP. On the HTTP-Artifact binding the browser takes a one-time
+// artifact back to the SP, which resolves it over the SOAP back channel and gets a signed
+// ArtifactResponse; on the HTTP-POST binding the browser posts a signed Response. An SSO session at
+// the IdP (a cookie) answers later requests without the page unless they ask for ForceAuthn or a
+// level or instrument the session cannot give.
+//
+// The pending login, the SSO sessions and the artifacts live in memory; the browser only ever
+// holds random tokens. Clock and randomness come from [Config]; the log never carries a national
+// identity number or raw XML.
+package devidp

@@ -1,0 +1,270 @@
+package devidp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Locales the pages speak. Northern Sami (se) falls back to Bokmål, as it did at ID-porten
+// for most eIDs.
+const defaultLocale = "nb"
+
+var catalogue = map[string]map[string]string{
+	"nb": {
+		"title":        "Innlogging (utviklings-IdP)",
+		"dev":          "Utviklings-IdP for eidsp: bare syntetiske testpersoner. Aldri i produksjon.",
+		"login_to":     "Logg inn på",
+		"person":       "Velg testperson",
+		"method":       "Velg innloggingsmetode",
+		"m_minid":      "MinID (nivå 3)",
+		"m_bankid":     "BankID (nivå 4)",
+		"m_buypass":    "Buypass ID (nivå 4)",
+		"m_commfides":  "Commfides (nivå 4)",
+		"m_testid3":    "TestID (nivå 3)",
+		"m_testid4":    "TestID (nivå 4)",
+		"m_bpsc":       "Buypass ID på smartkort",
+		"m_otp":        "Logg inn med PasswordID",
+		"m_app":        "Godkjenn i Buypass ID-appen",
+		"otp_heading":  "Buypass ID i mobil: passord og engangskode",
+		"password":     "Passord (testpersoner godtar hvilket som helst)",
+		"otp_sent":     "Engangskode sendt på SMS:",
+		"otp":          "Engangskode",
+		"cancel":       "Avbryt",
+		"err_person":   "Velg en testperson.",
+		"err_method":   "Velg en innloggingsmetode.",
+		"err_otp":      "Feil engangskode eller manglende passord. Prøv igjen.",
+		"post_title":   "Sender deg tilbake",
+		"continue":     "Fortsett",
+		"noscript":     "JavaScript er slått av. Trykk Fortsett for å gå tilbake til tjenesten.",
+		"error_title":  "Innloggingen kan ikke fullføres",
+		"error_detail": "Detaljer for utviklere:",
+	},
+	"nn": {
+		"title":        "Innlogging (utviklings-IdP)",
+		"dev":          "Utviklings-IdP for eidsp: berre syntetiske testpersonar. Aldri i produksjon.",
+		"login_to":     "Logg inn på",
+		"person":       "Vel testperson",
+		"method":       "Vel innloggingsmetode",
+		"m_minid":      "MinID (nivå 3)",
+		"m_bankid":     "BankID (nivå 4)",
+		"m_buypass":    "Buypass ID (nivå 4)",
+		"m_commfides":  "Commfides (nivå 4)",
+		"m_testid3":    "TestID (nivå 3)",
+		"m_testid4":    "TestID (nivå 4)",
+		"m_bpsc":       "Buypass ID på smartkort",
+		"m_otp":        "Logg inn med PasswordID",
+		"m_app":        "Godkjenn i Buypass ID-appen",
+		"otp_heading":  "Buypass ID i mobil: passord og eingongskode",
+		"password":     "Passord (testpersonar godtek kva som helst)",
+		"otp_sent":     "Eingongskode sendt på SMS:",
+		"otp":          "Eingongskode",
+		"cancel":       "Avbryt",
+		"err_person":   "Vel ein testperson.",
+		"err_method":   "Vel ein innloggingsmetode.",
+		"err_otp":      "Feil eingongskode eller manglande passord. Prøv igjen.",
+		"post_title":   "Sender deg tilbake",
+		"continue":     "Hald fram",
+		"noscript":     "JavaScript er slått av. Trykk Hald fram for å gå tilbake til tenesta.",
+		"error_title":  "Innlogginga kan ikkje fullførast",
+		"error_detail": "Detaljar for utviklarar:",
+	},
+	"en": {
+		"title":        "Log in (development IdP)",
+		"dev":          "Development IdP for eidsp: synthetic test persons only. Never in production.",
+		"login_to":     "Log in to",
+		"person":       "Choose a test person",
+		"method":       "Choose how to log in",
+		"m_minid":      "MinID (level 3)",
+		"m_bankid":     "BankID (level 4)",
+		"m_buypass":    "Buypass ID (level 4)",
+		"m_commfides":  "Commfides (level 4)",
+		"m_testid3":    "TestID (level 3)",
+		"m_testid4":    "TestID (level 4)",
+		"m_bpsc":       "Buypass ID on smart card",
+		"m_otp":        "Log in with PasswordID",
+		"m_app":        "Approve in the Buypass ID app",
+		"otp_heading":  "Buypass ID in mobile: password and one-time code",
+		"password":     "Password (test persons accept any)",
+		"otp_sent":     "One-time code sent by SMS:",
+		"otp":          "One-time code",
+		"cancel":       "Cancel",
+		"err_person":   "Choose a test person.",
+		"err_method":   "Choose how to log in.",
+		"err_otp":      "Wrong one-time code or no password. Try again.",
+		"post_title":   "Taking you back",
+		"continue":     "Continue",
+		"noscript":     "JavaScript is off. Press Continue to return to the service.",
+		"error_title":  "The login cannot be completed",
+		"error_detail": "Details for developers:",
+	},
+}
+
+// requestLocale picks the page language: the locale parameter (nb nn en; se falls back to nb),
+// else the browser's Accept-Language, else Bokmål.
+func requestLocale(r *http.Request) string {
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	if l, ok := localeFor(q.Get("locale")); ok {
+		return l
+	}
+	type pref struct {
+		tag string
+		q   float64
+	}
+	var prefs []pref
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		p := pref{tag: strings.TrimSpace(tag), q: 1}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				p.q = f
+			}
+		}
+		if p.q > 0 {
+			prefs = append(prefs, p)
+		}
+	}
+	sort.SliceStable(prefs, func(a, b int) bool { return prefs[a].q > prefs[b].q })
+	for _, p := range prefs {
+		if l, ok := localeFor(p.tag); ok {
+			return l
+		}
+	}
+	return defaultLocale
+}
+
+func localeFor(tag string) (string, bool) {
+	primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
+	switch primary {
+	case "nb", "no", "se":
+		return "nb", true
+	case "nn":
+		return "nn", true
+	case "en":
+		return "en", true
+	}
+	return "", false
+}
+
+const style = `body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
+.dev{background:#fff3cd;border:1px solid #c9a227;padding:.5rem}.error{background:#f8d7da;border:1px solid #a33;padding:.5rem}
+fieldset{margin:1rem 0}button{margin:.25rem 0;padding:.5rem 1rem;display:block}input[type=text],input[type=password]{display:block;margin:.25rem 0 .75rem}
+.otp{border-top:1px solid #ccc;padding-top:.5rem}.code{font-size:1.5rem;letter-spacing:.2rem}.cancel{background:#eee}`
+
+var pages = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="{{.Lang}}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.T.title}}</title><style>` + style + `</style></head>
+<body><main>
+<h1>{{.T.title}}</h1>
+<p class="dev">{{.T.dev}}</p>
+<p>{{.T.login_to}} <strong>{{.SP}}</strong></p>
+{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="token" value="{{.Token}}">
+<fieldset><legend>{{.T.person}}</legend>
+{{range $n, $p := .Persons}}<div><input type="radio" name="person" id="person-{{$n}}" value="{{$p.NationalID}}"{{if eq $p.NationalID $.Selected}} checked{{end}}> <label for="person-{{$n}}">{{$p.Name}} ({{$p.NationalID}})</label></div>
+{{end}}</fieldset>
+<fieldset><legend>{{.T.method}}</legend>
+{{range .Methods}}{{if .OTP}}<div class="otp"><p><strong>{{index $.T "otp_heading"}}</strong></p>
+<label for="password">{{index $.T "password"}}</label><input type="password" id="password" name="password" autocomplete="off">
+<p>{{index $.T "otp_sent"}} <span class="code" id="otp-code">{{$.OTP}}</span></p>
+<label for="otp">{{index $.T "otp"}}</label><input type="text" id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code">
+<button type="submit" name="method" value="{{.ID}}">{{index $.T .Label}}</button></div>
+{{else}}<button type="submit" name="method" value="{{.ID}}">{{index $.T .Label}}</button>
+{{end}}{{end}}</fieldset>
+<button type="submit" name="action" value="cancel" class="cancel">{{.T.cancel}}</button>
+</form>
+</main></body></html>
+{{define "post"}}<!doctype html>
+<html lang="{{.Lang}}">
+<head><meta charset="utf-8"><title>{{.T.post_title}}</title></head>
+<body><form method="post" action="{{.ACS}}">
+<input type="hidden" name="SAMLResponse" value="{{.SAMLResponse}}">
+{{if .RelayState}}<input type="hidden" name="RelayState" value="{{.RelayState}}">{{end}}
+<noscript><p>{{.T.noscript}}</p><button type="submit">{{.T.continue}}</button></noscript>
+</form><script>` + autoSubmit + `</script></body></html>
+{{end}}
+{{define "error"}}<!doctype html>
+<html lang="{{.Lang}}">
+<head><meta charset="utf-8"><title>{{.T.error_title}}</title><style>` + style + `</style></head>
+<body><main><h1>{{.T.error_title}}</h1><p class="dev">{{.T.dev}}</p>
+<p>{{.T.error_detail}}</p><p class="error">{{.Message}}</p></main></body></html>
+{{end}}`))
+
+const autoSubmit = `document.forms[0].submit()`
+
+// csp allows the inline style and exactly the one auto-submit script.
+var csp = func() string {
+	sum := sha256.Sum256([]byte(autoSubmit))
+	return "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-" +
+		base64.StdEncoding.EncodeToString(sum[:]) + "'; frame-ancestors 'none'; base-uri 'none'"
+}()
+
+func (i *IdP) render(w http.ResponseWriter, name string, status int, data any) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		i.cfg.Logger.Error("devidp: template", "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", csp)
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// renderLogin shows the login page of p; errKey names a catalogue message to show on top.
+func (i *IdP) renderLogin(w http.ResponseWriter, p *pendingLogin, selected, errKey string, status int) {
+	t := catalogue[p.req.locale]
+	if selected == "" {
+		selected = i.cfg.Persons[0].NationalID
+	}
+	i.render(w, "login", status, map[string]any{
+		"Lang":     p.req.locale,
+		"T":        t,
+		"SP":       p.req.sp.entityID,
+		"Error":    t[errKey],
+		"Action":   i.urls.login,
+		"Token":    p.token,
+		"Persons":  i.cfg.Persons,
+		"Selected": selected,
+		"Methods":  p.req.methods(),
+		"OTP":      p.otp,
+	})
+}
+
+// renderPost is the HTTP-POST binding: a form that submits itself to the ACS.
+func (i *IdP) renderPost(w http.ResponseWriter, a *authnRequest, samlResponse string) {
+	i.render(w, "post", http.StatusOK, map[string]any{
+		"Lang":         a.locale,
+		"T":            catalogue[a.locale],
+		"ACS":          a.acs.Location,
+		"SAMLResponse": samlResponse,
+		"RelayState":   a.relayState,
+	})
+}
+
+// errorPage shows msg, a fixed sentence for developers (never raw XML or a stack trace).
+func (i *IdP) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	l := requestLocale(r)
+	i.render(w, "error", status, map[string]any{"Lang": l, "T": catalogue[l], "Message": msg})
+}
+
+// refuse logs a refused request once and shows the 400 page.
+func (i *IdP) refuse(w http.ResponseWriter, r *http.Request, b *badRequest) {
+	i.cfg.Logger.Warn("devidp: request refused", "path", r.URL.Path, "problem", b.msg, "err", b.err)
+	i.errorPage(w, r, http.StatusBadRequest, b.msg)
+}
+
+func (i *IdP) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	i.cfg.Logger.Error("devidp: internal error", "path", r.URL.Path, "err", err)
+	i.errorPage(w, r, http.StatusInternalServerError, "The development IdP failed; see its log.")
+}

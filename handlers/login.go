@@ -1,0 +1,170 @@
+package handlers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/eidsp/eidsp/saml"
+	"github.com/eidsp/eidsp/session"
+	"github.com/labstack/echo/v5"
+)
+
+// bindingCookie ties a pending login to the browser that started it, so that an artifact or
+// response captured from one browser cannot log in another (login CSRF). One cookie per pending
+// login, scoped to the ACS.
+func bindingCookie(relayState string) string { return "eidsp_login_" + relayState[:16] }
+
+func hashHex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// login starts a login: GET /login?profile=NAME&return_to=PATH[&force=1][&locale=nb].
+func (s *Server) login(c *echo.Context) error {
+	s.rememberLocale(c)
+	prof, ok := s.profile(c.QueryParam("profile"))
+	if !ok {
+		return &pageError{Status: http.StatusNotFound, Key: "unknown_profile", Reason: "unknown_profile",
+			Err: errors.New("unknown login profile")}
+	}
+	returnTo, ok := safeReturnTo(c.QueryParam("return_to"))
+	if !ok {
+		return badRequest("return_to", errors.New("return_to is not a same-origin path"))
+	}
+	force := c.QueryParam("force") == "1" || prof.ForceAuthn
+	// An existing session that satisfies the profile needs no new login; a lower level asks for
+	// an upgrade (Digdir verification test 5).
+	if sess, _ := s.currentSession(c); sess != nil && !force && sess.Identity.Level >= prof.MinLevel &&
+		sess.Identity.IdP == prof.IdP {
+		return c.Redirect(http.StatusSeeOther, returnTo)
+	}
+	idp, ok := s.IdPs[prof.IdP]
+	if !ok {
+		return &pageError{Status: http.StatusInternalServerError, Key: "internal", Reason: "config",
+			Err: fmt.Errorf("profile %s names unknown IdP %s", prof.Name, prof.IdP)}
+	}
+	now := s.Now()
+	reqID, err := saml.NewID(s.Rand)
+	if err != nil {
+		return err
+	}
+	xml, err := saml.AuthnRequest{
+		ID: reqID, IssueInstant: now, Issuer: s.Opt.EntityID, Destination: idp.SSOURL,
+		ACSURL: s.acsURL(), ProtocolBinding: idp.Binding, ForceAuthn: force, MinLevel: prof.MinLevel,
+		OnBehalfOf: prof.OnBehalfOf, Instruments: prof.Instruments, InstrumentNamespace: idp.InstrumentNamespace,
+	}.Build()
+	if err != nil {
+		return &pageError{Status: http.StatusInternalServerError, Key: "internal", Reason: "config", Err: err}
+	}
+	relay, err := session.NewID()
+	if err != nil {
+		return err
+	}
+	browser, err := session.NewID()
+	if err != nil {
+		return err
+	}
+	loc := s.locale(c)
+	pending := &session.PendingLogin{
+		Key: relay, RequestID: reqID, IdP: idp.Name, Profile: prof.Name, ReturnTo: returnTo,
+		BrowserBinding: hashHex(browser), Locale: loc, MinLevel: prof.MinLevel, ForceAuthn: force,
+		CreatedAt: now, ExpiresAt: now.Add(s.Opt.PendingTTL),
+	}
+	target, err := idp.Signer.RedirectURL(idp.SSOURL, saml.ParamSAMLRequest, xml, relay, [][2]string{{"locale", loc}})
+	if err != nil {
+		return &pageError{Status: http.StatusInternalServerError, Key: "internal", Reason: "config", Err: err}
+	}
+	if err := s.Store.PutPending(c.Request().Context(), pending); err != nil {
+		return fmt.Errorf("store pending login: %w", err)
+	}
+	sameSite := http.SameSiteLaxMode
+	if idp.Binding == saml.BindingHTTPPost && s.secure() {
+		// The IdP's form POST is a cross-site request: a Lax cookie would not come back.
+		sameSite = http.SameSiteNoneMode
+	}
+	c.SetCookie(&http.Cookie{Name: bindingCookie(relay), Value: browser, Path: "/saml/acs",
+		MaxAge: int(s.Opt.PendingTTL / time.Second), HttpOnly: true, Secure: s.secure(), SameSite: sameSite})
+	s.Log.Info("login started", "ref", c.Get(refKey), "profile", prof.Name, "idp", idp.Name,
+		"request_id", reqID, "force_authn", force, "client_ip", c.RealIP())
+	return c.Redirect(http.StatusFound, target)
+}
+
+// takePending consumes the pending login named by RelayState and checks that this browser
+// started it. The pending login is gone afterwards whatever the outcome.
+func (s *Server) takePending(c *echo.Context, relay string) (*session.PendingLogin, error) {
+	if relay == "" || len(relay) > saml.MaxRelayState || len(relay) < 16 {
+		return nil, badRequest("relay_state", errors.New("missing or malformed RelayState"))
+	}
+	pl, err := s.Store.TakePending(c.Request().Context(), relay)
+	if errors.Is(err, session.ErrNotFound) {
+		return nil, &pageError{Status: http.StatusBadRequest, Key: "expired", Reason: "pending_login",
+			Err: errors.New("no pending login for RelayState (expired, used or unknown)")}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take pending login: %w", err)
+	}
+	name := bindingCookie(relay)
+	ck, err := c.Cookie(name)
+	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/saml/acs", MaxAge: -1, HttpOnly: true, Secure: s.secure()})
+	if err != nil || hashHex(ck.Value) != pl.BrowserBinding {
+		return nil, &pageError{Status: http.StatusBadRequest, Key: "browser", Reason: "browser_binding",
+			Err: errors.New("login was started in another browser or cookies are blocked"), Retry: retryURL(pl)}
+	}
+	return pl, nil
+}
+
+func retryURL(pl *session.PendingLogin) string {
+	q := url.Values{"profile": {pl.Profile}, "return_to": {pl.ReturnTo}}
+	return "/login?" + q.Encode()
+}
+
+// finishLogin turns a verified answer into a session: replay check, level check, a new session
+// ID (never the one the browser had), then back to where the user was going.
+func (s *Server) finishLogin(c *echo.Context, pl *session.PendingLogin, idp *IdP, res *saml.Result, verr error) error {
+	ctx := c.Request().Context()
+	if verr != nil {
+		pe := loginFailure(verr)
+		pe.Retry = retryURL(pl)
+		return pe
+	}
+	now := s.Now()
+	err := s.Store.Claim(ctx, "assertion:"+idp.Policy.Descriptor.EntityID+":"+res.AssertionID, res.ReplayUntil)
+	if errors.Is(err, session.ErrReplay) {
+		return &pageError{Status: http.StatusBadRequest, Key: "expired", Reason: string(saml.ReasonReplay),
+			Err: errors.New("assertion ID seen before"), Retry: retryURL(pl)}
+	}
+	if err != nil {
+		return fmt.Errorf("replay cache: %w", err)
+	}
+	id := res.Identity
+	if id.Level < pl.MinLevel {
+		return &pageError{Status: http.StatusForbidden, Key: "level_too_low", Reason: string(saml.ReasonLevel),
+			Err: fmt.Errorf("level %d below required %d", id.Level, pl.MinLevel), Retry: retryURL(pl)}
+	}
+	if old, err := c.Cookie(s.Opt.CookieName); err == nil {
+		_ = s.Store.DeleteSession(ctx, old.Value)
+	}
+	sid, err := session.NewID()
+	if err != nil {
+		return err
+	}
+	expires := now.Add(s.Opt.MaxLifetime)
+	if !res.SessionNotOnOrAfter.IsZero() && res.SessionNotOnOrAfter.Before(expires) {
+		expires = res.SessionNotOnOrAfter
+	}
+	sess := &session.Session{ID: sid, Identity: id, Profile: pl.Profile, CreatedAt: now, LastSeen: now, ExpiresAt: expires}
+	if err := s.Store.CreateSession(ctx, sess); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	c.SetCookie(&http.Cookie{Name: s.Opt.CookieName, Value: sid, Path: "/", HttpOnly: true,
+		Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+	s.Log.Info("login", "ref", c.Get(refKey), "result", "success", "profile", pl.Profile, "idp", idp.Name,
+		"session_index", id.SessionIndex, "nid_hash", s.nidHash(id.NationalID), "level", id.Level,
+		"instrument", id.Instrument, "auth_method", id.AuthMethod, "client_ip", c.RealIP())
+	return c.Redirect(http.StatusSeeOther, pl.ReturnTo)
+}

@@ -1,0 +1,131 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/eidsp/eidsp/identity"
+	"github.com/eidsp/eidsp/session"
+	"github.com/labstack/echo/v5"
+)
+
+// touchEvery limits LastSeen writes: idle time is measured to this granularity.
+const touchEvery = 30 * time.Second
+
+// currentSession returns the browser's live session, or nil. An idle session is deleted.
+func (s *Server) currentSession(c *echo.Context) (*session.Session, error) {
+	ck, err := c.Cookie(s.Opt.CookieName)
+	if err != nil || ck.Value == "" || len(ck.Value) > 128 {
+		return nil, nil
+	}
+	ctx := c.Request().Context()
+	sess, err := s.Store.GetSession(ctx, ck.Value)
+	if errors.Is(err, session.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	if !now.Before(sess.LastSeen.Add(s.Opt.IdleTimeout)) || !now.Before(sess.ExpiresAt) {
+		_ = s.Store.DeleteSession(ctx, ck.Value)
+		return nil, nil
+	}
+	if now.Sub(sess.LastSeen) >= touchEvery {
+		if err := s.Store.TouchSession(ctx, ck.Value, now); err != nil {
+			return nil, err
+		}
+		sess.LastSeen = now
+	}
+	return sess, nil
+}
+
+// expiresAt is when the session ends if the user does nothing more.
+func (s *Server) expiresAt(sess *session.Session) time.Time {
+	idle := sess.LastSeen.Add(s.Opt.IdleTimeout)
+	if idle.Before(sess.ExpiresAt) {
+		return idle
+	}
+	return sess.ExpiresAt
+}
+
+// sessionView is the JSON of GET /session.
+type sessionView struct {
+	identity.Identity
+	Profile   string    `json:"profile"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// sessionJSON: GET /session — who is logged in, or 401.
+func (s *Server) sessionJSON(c *echo.Context) error {
+	sess, err := s.currentSession(c)
+	if err != nil {
+		return err
+	}
+	if sess == nil {
+		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "no_session"})
+	}
+	return c.JSON(http.StatusOK, sessionView{Identity: sess.Identity, Profile: sess.Profile, ExpiresAt: s.expiresAt(sess)})
+}
+
+// forwardAuth: GET /auth for nginx auth_request, Traefik ForwardAuth and Caddy forward_auth:
+// 200 with X-Eid-* headers for a live session, 401 otherwise.
+func (s *Server) forwardAuth(c *echo.Context) error {
+	sess, err := s.currentSession(c)
+	if err != nil {
+		return err
+	}
+	if sess == nil {
+		return c.NoContent(http.StatusUnauthorized)
+	}
+	h := c.Response().Header()
+	h.Set("X-Eid-National-Id", sess.Identity.NationalID)
+	h.Set("X-Eid-Level", strconv.Itoa(sess.Identity.Level))
+	h.Set("X-Eid-Instrument", sess.Identity.Instrument)
+	h.Set("X-Eid-Auth-Method", sess.Identity.AuthMethod)
+	h.Set("X-Eid-IdP", sess.Identity.IdP)
+	return c.NoContent(http.StatusOK)
+}
+
+type profileView struct {
+	Label string
+	Level int
+	URL   string
+}
+
+type identityView struct {
+	MaskedID, Instrument, AuthMethod, IdP string
+	Kind                                  identity.Kind
+	Level                                 int
+	Expires                               string
+}
+
+// index: the login chooser, with who you are when you are logged in.
+func (s *Server) index(c *echo.Context) error {
+	s.rememberLocale(c)
+	sess, err := s.currentSession(c)
+	if err != nil {
+		return err
+	}
+	data := struct {
+		Identity *identityView
+		Profiles []profileView
+	}{}
+	if sess != nil {
+		id := sess.Identity
+		data.Identity = &identityView{
+			MaskedID: identity.Mask(id.NationalID), Kind: id.Kind, Instrument: id.Instrument,
+			AuthMethod: id.AuthMethod, IdP: id.IdP, Level: id.Level,
+			Expires: s.expiresAt(sess).Local().Format("2006-01-02 15:04"),
+		}
+	}
+	for _, p := range s.Profiles {
+		data.Profiles = append(data.Profiles, profileView{Label: p.Label, Level: p.MinLevel,
+			URL: "/login?" + url.Values{"profile": {p.Name}}.Encode()})
+	}
+	s.render(c, http.StatusOK, "index", data)
+	return nil
+}

@@ -1,0 +1,646 @@
+// Package conformance is the test suite every session.Store backend passes. A backend's test
+// calls Run with a constructor; the suite drives the store only through session.Store and a fake
+// clock, so it cannot see storage: what a backend must not store (raw session IDs) is checked in
+// the backend's own tests.
+//
+// Times in the suite are whole milliseconds; a backend must keep at least that precision.
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eidsp/eidsp/identity"
+	"github.com/eidsp/eidsp/session"
+)
+
+// Clock is a fake clock for tests: it stands still until told to move.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock showing t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time; pass it as a store's clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock by d (backwards if d is negative).
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Start is where the suite's clocks start.
+var Start = time.Date(2026, time.March, 14, 9, 26, 53, 589_000_000, time.UTC)
+
+// Run runs the suite. newStore returns an empty store that judges time by now; the suite closes
+// it at the end of each subtest.
+func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) session.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s session.Store, clk *Clock)
+	}{
+		{"ok/session-round-trip", testSessionRoundTrip},
+		{"ok/session-defaults", testSessionDefaults},
+		{"ok/touch", testTouch},
+		{"ok/delete-session", testDeleteSession},
+		{"fail/session-expired", testSessionExpired},
+		{"fail/session-invalid", testSessionInvalid},
+		{"ok/delete-by-session-index", testDeleteBySessionIndex},
+		{"ok/pending-take-once", testPendingTakeOnce},
+		{"fail/pending-expired", testPendingExpired},
+		{"fail/pending-invalid", testPendingInvalid},
+		{"ok/pending-concurrent-take", testPendingConcurrentTake},
+		{"ok/claim", testClaim},
+		{"ok/claim-after-until", testClaimAfterUntil},
+		{"ok/claim-concurrent", testClaimConcurrent},
+		{"ok/sweep", testSweep},
+		{"fail/context-cancelled", testContextCancelled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := NewClock(Start)
+			s := newStore(t, clk.Now)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tc.fn(t, s, clk)
+		})
+	}
+}
+
+func newID(t *testing.T) string {
+	t.Helper()
+	id, err := session.NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// fullIdentity sets every field, including the json:"-" ones a backend must persist separately.
+func fullIdentity() identity.Identity {
+	return identity.Identity{
+		NationalID:      "12345678901",
+		Kind:            identity.KindSyntheticFNR,
+		Instrument:      identity.InstrumentMobileApp,
+		Level:           4,
+		LoA:             identity.LoAHigh,
+		AuthMethod:      "BuyPass",
+		IdP:             "buypass",
+		SessionIndex:    "s2a1b2c3",
+		NameID:          "AAdzZWNyZXQxbmFtZWlk",
+		NameIDFormat:    "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+		Culture:         "nb",
+		OnBehalfOf:      "portal-a",
+		AuthenticatedAt: Start.Add(-2 * time.Second),
+	}
+}
+
+func newSession(t *testing.T, clk *Clock, ident identity.Identity) *session.Session {
+	now := clk.Now()
+	return &session.Session{
+		ID:        newID(t),
+		Identity:  ident,
+		Profile:   "buypass-mobile",
+		CreatedAt: now,
+		LastSeen:  now,
+		ExpiresAt: now.Add(8 * time.Hour),
+	}
+}
+
+func equalIdentity(a, b identity.Identity) bool {
+	at, bt := a.AuthenticatedAt, b.AuthenticatedAt
+	a.AuthenticatedAt, b.AuthenticatedAt = time.Time{}, time.Time{}
+	return a == b && at.Equal(bt)
+}
+
+func checkSession(t *testing.T, got, want *session.Session) {
+	t.Helper()
+	if got.ID != want.ID {
+		t.Errorf("ID = %q, want %q", got.ID, want.ID)
+	}
+	if !equalIdentity(got.Identity, want.Identity) {
+		t.Errorf("Identity =\n%+v\nwant\n%+v", got.Identity, want.Identity)
+	}
+	if got.Profile != want.Profile {
+		t.Errorf("Profile = %q, want %q", got.Profile, want.Profile)
+	}
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"CreatedAt", got.CreatedAt, want.CreatedAt},
+		{"LastSeen", got.LastSeen, want.LastSeen},
+		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
+	} {
+		if !f.got.Equal(f.want) {
+			t.Errorf("%s = %v, want %v", f.name, f.got, f.want)
+		}
+	}
+}
+
+func mustGet(t *testing.T, s session.Store, id string) *session.Session {
+	t.Helper()
+	got, err := s.GetSession(context.Background(), id)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	return got
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: err = %v, want %v", what, err, want)
+	}
+}
+
+func testSessionRoundTrip(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	want := newSession(t, clk, fullIdentity())
+	want.LastSeen = want.CreatedAt.Add(time.Millisecond)
+	if err := s.CreateSession(ctx, want); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	checkSession(t, mustGet(t, s, want.ID), want)
+
+	// A second session with the same ID is a bug in the caller; it must not overwrite.
+	dup := *want
+	dup.Profile = "other"
+	if err := s.CreateSession(ctx, &dup); err == nil {
+		t.Fatal("CreateSession with an existing ID: no error")
+	}
+	checkSession(t, mustGet(t, s, want.ID), want)
+}
+
+func testSessionDefaults(t *testing.T, s session.Store, clk *Clock) {
+	sess := &session.Session{ID: newID(t), Identity: fullIdentity(), ExpiresAt: clk.Now().Add(time.Hour)}
+	if err := s.CreateSession(context.Background(), sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if !sess.CreatedAt.Equal(clk.Now()) || !sess.LastSeen.Equal(clk.Now()) {
+		t.Errorf("CreatedAt, LastSeen = %v, %v; want both %v", sess.CreatedAt, sess.LastSeen, clk.Now())
+	}
+	checkSession(t, mustGet(t, s, sess.ID), sess)
+}
+
+func testTouch(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	sess := newSession(t, clk, fullIdentity())
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	clk.Advance(10 * time.Minute)
+	later := clk.Now()
+	if err := s.TouchSession(ctx, sess.ID, later); err != nil {
+		t.Fatalf("TouchSession: %v", err)
+	}
+	if got := mustGet(t, s, sess.ID).LastSeen; !got.Equal(later) {
+		t.Errorf("LastSeen = %v, want %v", got, later)
+	}
+	// A slower concurrent request finishing last must not move LastSeen back.
+	if err := s.TouchSession(ctx, sess.ID, later.Add(-time.Minute)); err != nil {
+		t.Fatalf("TouchSession (earlier): %v", err)
+	}
+	got := mustGet(t, s, sess.ID)
+	if !got.LastSeen.Equal(later) {
+		t.Errorf("LastSeen after an earlier touch = %v, want %v", got.LastSeen, later)
+	}
+	want := *sess
+	want.LastSeen = later
+	checkSession(t, got, &want)
+
+	wantErr(t, "TouchSession (absent)", s.TouchSession(ctx, newID(t), later), session.ErrNotFound)
+}
+
+func testDeleteSession(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	a, b := newSession(t, clk, fullIdentity()), newSession(t, clk, fullIdentity())
+	for _, sess := range []*session.Session{a, b} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+	}
+	if err := s.DeleteSession(ctx, a.ID); err != nil {
+		t.Fatalf("DeleteSession: %v", err)
+	}
+	_, err := s.GetSession(ctx, a.ID)
+	wantErr(t, "GetSession (deleted)", err, session.ErrNotFound)
+	mustGet(t, s, b.ID)
+	if err := s.DeleteSession(ctx, a.ID); err != nil {
+		t.Fatalf("DeleteSession (absent): %v", err)
+	}
+	_, err = s.GetSession(ctx, newID(t))
+	wantErr(t, "GetSession (never created)", err, session.ErrNotFound)
+	_, err = s.GetSession(ctx, "")
+	wantErr(t, "GetSession (empty ID)", err, session.ErrNotFound)
+}
+
+func testSessionExpired(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	sess := newSession(t, clk, fullIdentity())
+	sess.ExpiresAt = clk.Now().Add(time.Hour)
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	clk.Advance(time.Hour - time.Millisecond)
+	mustGet(t, s, sess.ID)
+	clk.Advance(time.Millisecond) // ExpiresAt reached: the session is over
+	_, err := s.GetSession(ctx, sess.ID)
+	wantErr(t, "GetSession at ExpiresAt", err, session.ErrNotFound)
+	wantErr(t, "TouchSession at ExpiresAt", s.TouchSession(ctx, sess.ID, clk.Now()), session.ErrNotFound)
+}
+
+func testSessionInvalid(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	noID := newSession(t, clk, fullIdentity())
+	noID.ID = ""
+	if err := s.CreateSession(ctx, noID); err == nil {
+		t.Error("CreateSession with empty ID: no error")
+	}
+	noExpiry := newSession(t, clk, fullIdentity())
+	noExpiry.ExpiresAt = time.Time{}
+	if err := s.CreateSession(ctx, noExpiry); err == nil {
+		t.Error("CreateSession with zero ExpiresAt: no error")
+	}
+}
+
+func testDeleteBySessionIndex(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	mk := func(idp, nameID, index string) *session.Session {
+		ident := fullIdentity()
+		ident.IdP, ident.NameID, ident.SessionIndex = idp, nameID, index
+		sess := newSession(t, clk, ident)
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		return sess
+	}
+	target := mk("idporten", "alice", "idx1")
+	sameUserOtherIndex := mk("idporten", "alice", "idx2")
+	sameUserOtherIndex2 := mk("idporten", "alice", "idx3")
+	otherUser := mk("idporten", "bob", "idx1")
+	otherIdP := mk("buypass", "alice", "idx1")
+
+	n, err := s.DeleteSessionsBySessionIndex(ctx, "idporten", "alice", "idx1")
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteSessionsBySessionIndex(idx1) = %d, %v; want 1, nil", n, err)
+	}
+	_, err = s.GetSession(ctx, target.ID)
+	wantErr(t, "GetSession (logged out)", err, session.ErrNotFound)
+	for _, sess := range []*session.Session{sameUserOtherIndex, sameUserOtherIndex2, otherUser, otherIdP} {
+		mustGet(t, s, sess.ID)
+	}
+
+	n, err = s.DeleteSessionsBySessionIndex(ctx, "idporten", "alice", "")
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteSessionsBySessionIndex(all) = %d, %v; want 2, nil", n, err)
+	}
+	for _, sess := range []*session.Session{sameUserOtherIndex, sameUserOtherIndex2} {
+		_, err = s.GetSession(ctx, sess.ID)
+		wantErr(t, "GetSession (logged out)", err, session.ErrNotFound)
+	}
+	for _, sess := range []*session.Session{otherUser, otherIdP} {
+		checkSession(t, mustGet(t, s, sess.ID), sess)
+	}
+
+	n, err = s.DeleteSessionsBySessionIndex(ctx, "idporten", "alice", "")
+	if err != nil || n != 0 {
+		t.Fatalf("DeleteSessionsBySessionIndex(none left) = %d, %v; want 0, nil", n, err)
+	}
+	for _, args := range [][2]string{{"", "bob"}, {"idporten", ""}} {
+		if _, err := s.DeleteSessionsBySessionIndex(ctx, args[0], args[1], ""); err == nil {
+			t.Errorf("DeleteSessionsBySessionIndex(%q, %q): no error", args[0], args[1])
+		}
+	}
+	mustGet(t, s, otherUser.ID)
+}
+
+func newPending(t *testing.T, clk *Clock) *session.PendingLogin {
+	now := clk.Now()
+	return &session.PendingLogin{
+		Key:            newID(t),
+		RequestID:      "_a" + newID(t),
+		IdP:            "buypass",
+		Profile:        "buypass-mobile",
+		ReturnTo:       "/cases?id=7",
+		BrowserBinding: session.HashKey("cookie value"),
+		Locale:         "nn",
+		MinLevel:       4,
+		ForceAuthn:     true,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(10 * time.Minute),
+	}
+}
+
+func checkPending(t *testing.T, got, want *session.PendingLogin) {
+	t.Helper()
+	g, w := *got, *want
+	if !g.CreatedAt.Equal(w.CreatedAt) || !g.ExpiresAt.Equal(w.ExpiresAt) {
+		t.Errorf("CreatedAt, ExpiresAt = %v, %v; want %v, %v", g.CreatedAt, g.ExpiresAt, w.CreatedAt, w.ExpiresAt)
+	}
+	g.CreatedAt, g.ExpiresAt, w.CreatedAt, w.ExpiresAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if g != w {
+		t.Errorf("PendingLogin =\n%+v\nwant\n%+v", g, w)
+	}
+}
+
+func testPendingTakeOnce(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	want, other := newPending(t, clk), newPending(t, clk)
+	other.ForceAuthn = false
+	for _, p := range []*session.PendingLogin{want, other} {
+		if err := s.PutPending(ctx, p); err != nil {
+			t.Fatalf("PutPending: %v", err)
+		}
+	}
+	clk.Advance(time.Minute)
+	got, err := s.TakePending(ctx, want.Key)
+	if err != nil {
+		t.Fatalf("TakePending: %v", err)
+	}
+	checkPending(t, got, want)
+	_, err = s.TakePending(ctx, want.Key)
+	wantErr(t, "TakePending (second time)", err, session.ErrNotFound)
+
+	got, err = s.TakePending(ctx, other.Key)
+	if err != nil {
+		t.Fatalf("TakePending (other): %v", err)
+	}
+	checkPending(t, got, other)
+
+	_, err = s.TakePending(ctx, newID(t))
+	wantErr(t, "TakePending (never put)", err, session.ErrNotFound)
+
+	noCreated := newPending(t, clk)
+	noCreated.CreatedAt = time.Time{}
+	if err := s.PutPending(ctx, noCreated); err != nil {
+		t.Fatalf("PutPending: %v", err)
+	}
+	if !noCreated.CreatedAt.Equal(clk.Now()) {
+		t.Errorf("PutPending left CreatedAt = %v, want the store's clock %v", noCreated.CreatedAt, clk.Now())
+	}
+}
+
+func testPendingExpired(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	p := newPending(t, clk)
+	if err := s.PutPending(ctx, p); err != nil {
+		t.Fatalf("PutPending: %v", err)
+	}
+	clk.Advance(10 * time.Minute) // ExpiresAt reached
+	_, err := s.TakePending(ctx, p.Key)
+	wantErr(t, "TakePending at ExpiresAt", err, session.ErrNotFound)
+	// The expired login was deleted, not merely hidden: with the clock turned back it stays gone.
+	clk.Advance(-5 * time.Minute)
+	_, err = s.TakePending(ctx, p.Key)
+	wantErr(t, "TakePending after an expired take", err, session.ErrNotFound)
+}
+
+func testPendingInvalid(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	noKey := newPending(t, clk)
+	noKey.Key = ""
+	if err := s.PutPending(ctx, noKey); err == nil {
+		t.Error("PutPending with empty key: no error")
+	}
+	noExpiry := newPending(t, clk)
+	noExpiry.ExpiresAt = time.Time{}
+	if err := s.PutPending(ctx, noExpiry); err == nil {
+		t.Error("PutPending with zero ExpiresAt: no error")
+	}
+	p := newPending(t, clk)
+	if err := s.PutPending(ctx, p); err != nil {
+		t.Fatalf("PutPending: %v", err)
+	}
+	dup := *p
+	dup.ReturnTo = "/elsewhere"
+	if err := s.PutPending(ctx, &dup); err == nil {
+		t.Error("PutPending with an existing key: no error")
+	}
+}
+
+// race starts n goroutines at once and returns how many got nil and how many got want; any other
+// error fails the test.
+func race(t *testing.T, n int, want error, fn func() error) (won, lost int) {
+	t.Helper()
+	var (
+		start sync.WaitGroup
+		done  sync.WaitGroup
+		mu    sync.Mutex
+		other []error
+	)
+	start.Add(1)
+	for range n {
+		done.Go(func() {
+			start.Wait()
+			err := fn()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, want):
+				lost++
+			default:
+				other = append(other, err)
+			}
+		})
+	}
+	start.Done()
+	done.Wait()
+	for _, err := range other {
+		t.Errorf("unexpected error: %v", err)
+	}
+	return won, lost
+}
+
+func testPendingConcurrentTake(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	p := newPending(t, clk)
+	if err := s.PutPending(ctx, p); err != nil {
+		t.Fatalf("PutPending: %v", err)
+	}
+	const n = 20
+	won, lost := race(t, n, session.ErrNotFound, func() error {
+		got, err := s.TakePending(ctx, p.Key)
+		if err == nil && got.RequestID != p.RequestID {
+			return fmt.Errorf("TakePending returned RequestID %q, want %q", got.RequestID, p.RequestID)
+		}
+		return err
+	})
+	if won != 1 || lost != n-1 {
+		t.Errorf("TakePending by %d goroutines: %d won, %d got ErrNotFound; want 1 and %d", n, won, lost, n-1)
+	}
+}
+
+func testClaim(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	until := clk.Now().Add(5 * time.Minute)
+	if err := s.Claim(ctx, "assertion-1", until); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	wantErr(t, "Claim (second)", s.Claim(ctx, "assertion-1", until), session.ErrReplay)
+	// A later claim must not extend or shorten the first: it lost.
+	wantErr(t, "Claim (second, longer)", s.Claim(ctx, "assertion-1", until.Add(time.Hour)), session.ErrReplay)
+	if err := s.Claim(ctx, "assertion-2", until); err != nil {
+		t.Fatalf("Claim (other key): %v", err)
+	}
+	clk.Advance(5*time.Minute - time.Millisecond)
+	wantErr(t, "Claim just before until", s.Claim(ctx, "assertion-1", until), session.ErrReplay)
+	if err := s.Claim(ctx, "", until); err == nil {
+		t.Error("Claim with empty key: no error")
+	}
+}
+
+func testClaimAfterUntil(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	until := clk.Now().Add(5 * time.Minute)
+	if err := s.Claim(ctx, "assertion-1", until); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	clk.Advance(5 * time.Minute) // until reached
+	next := clk.Now().Add(5 * time.Minute)
+	if err := s.Claim(ctx, "assertion-1", next); err != nil {
+		t.Fatalf("Claim at until: %v", err)
+	}
+	wantErr(t, "Claim after re-claim", s.Claim(ctx, "assertion-1", next), session.ErrReplay)
+	clk.Advance(time.Minute)
+	wantErr(t, "Claim within the new claim", s.Claim(ctx, "assertion-1", next), session.ErrReplay)
+}
+
+func testClaimConcurrent(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	until := clk.Now().Add(time.Minute)
+	const n = 20
+	for _, key := range []string{"fresh", "expired"} {
+		if key == "expired" {
+			// The expired-entry path of the upsert must be just as exclusive.
+			if err := s.Claim(ctx, key, clk.Now().Add(time.Second)); err != nil {
+				t.Fatalf("Claim: %v", err)
+			}
+			clk.Advance(2 * time.Second)
+			until = clk.Now().Add(time.Minute)
+		}
+		won, lost := race(t, n, session.ErrReplay, func() error { return s.Claim(ctx, key, until) })
+		if won != 1 || lost != n-1 {
+			t.Errorf("%s key: Claim by %d goroutines: %d won, %d got ErrReplay; want 1 and %d", key, n, won, lost, n-1)
+		}
+	}
+}
+
+func testSweep(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	shortSess, longSess := newSession(t, clk, fullIdentity()), newSession(t, clk, fullIdentity())
+	shortSess.ExpiresAt = clk.Now().Add(time.Minute)
+	shortPend, longPend := newPending(t, clk), newPending(t, clk)
+	shortPend.ExpiresAt = clk.Now().Add(time.Minute)
+	for _, sess := range []*session.Session{shortSess, longSess} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+	}
+	for _, p := range []*session.PendingLogin{shortPend, longPend} {
+		if err := s.PutPending(ctx, p); err != nil {
+			t.Fatalf("PutPending: %v", err)
+		}
+	}
+	for key, until := range map[string]time.Time{"short": clk.Now().Add(time.Minute), "long": clk.Now().Add(time.Hour)} {
+		if err := s.Claim(ctx, key, until); err != nil {
+			t.Fatalf("Claim: %v", err)
+		}
+	}
+
+	clk.Advance(2 * time.Minute)
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	// Turn the clock back to when everything was live: what Sweep removed is gone for good,
+	// what it kept is still there.
+	clk.Advance(-2 * time.Minute)
+	_, err := s.GetSession(ctx, shortSess.ID)
+	wantErr(t, "GetSession (swept)", err, session.ErrNotFound)
+	checkSession(t, mustGet(t, s, longSess.ID), longSess)
+	_, err = s.TakePending(ctx, shortPend.Key)
+	wantErr(t, "TakePending (swept)", err, session.ErrNotFound)
+	if _, err := s.TakePending(ctx, longPend.Key); err != nil {
+		t.Errorf("TakePending (kept): %v", err)
+	}
+	if err := s.Claim(ctx, "short", clk.Now().Add(time.Minute)); err != nil {
+		t.Errorf("Claim (swept): %v", err)
+	}
+	wantErr(t, "Claim (kept)", s.Claim(ctx, "long", clk.Now().Add(time.Minute)), session.ErrReplay)
+
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep (nothing to do): %v", err)
+	}
+}
+
+func testContextCancelled(t *testing.T, s session.Store, clk *Clock) {
+	live := newSession(t, clk, fullIdentity())
+	pend := newPending(t, clk)
+	if err := s.CreateSession(context.Background(), live); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if err := s.PutPending(context.Background(), pend); err != nil {
+		t.Fatalf("PutPending: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	until := clk.Now().Add(time.Minute)
+	calls := map[string]func() error{
+		"CreateSession": func() error { return s.CreateSession(ctx, newSession(t, clk, fullIdentity())) },
+		"GetSession":    func() error { _, err := s.GetSession(ctx, live.ID); return err },
+		"TouchSession":  func() error { return s.TouchSession(ctx, live.ID, clk.Now()) },
+		"DeleteSession": func() error { return s.DeleteSession(ctx, live.ID) },
+		"DeleteSessionsBySessionIndex": func() error {
+			_, err := s.DeleteSessionsBySessionIndex(ctx, live.Identity.IdP, live.Identity.NameID, "")
+			return err
+		},
+		"PutPending":  func() error { return s.PutPending(ctx, newPending(t, clk)) },
+		"TakePending": func() error { _, err := s.TakePending(ctx, pend.Key); return err },
+		"Claim":       func() error { return s.Claim(ctx, "cancelled", until) },
+		"Sweep":       func() error { return s.Sweep(ctx) },
+		"Ping":        func() error { return s.Ping(ctx) },
+	}
+	for name, call := range calls {
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("%s with a cancelled context: err = %v, want context.Canceled", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s with a cancelled context: still running after 10s", name)
+		}
+	}
+
+	// The cancelled calls changed nothing, and the store still works.
+	ctx = context.Background()
+	checkSession(t, mustGet(t, s, live.ID), live)
+	if _, err := s.TakePending(ctx, pend.Key); err != nil {
+		t.Errorf("TakePending after cancelled calls: %v", err)
+	}
+	if err := s.Claim(ctx, "cancelled", until); err != nil {
+		t.Errorf("Claim after a cancelled claim: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}

@@ -1,0 +1,108 @@
+// Package session owns the server-side state of a login: sessions (the cookie holds only a random
+// ID), pending logins (the AuthnRequest we sent, found again by its RelayState and used once), and
+// the replay cache (an assertion ID is accepted once). The handlers talk to a Store; backends are
+// session/sqlite (embedded, the default) and, later, Redis (shared by many instances). Every backend
+// passes the one suite in session/conformance.
+//
+// Stores are passive and judge expiry with an injected clock: a record whose ExpiresAt has been
+// reached is treated as absent, and the caller runs Sweep periodically to remove such records.
+// Idle timeout is the caller's policy, made by comparing Session.LastSeen with its own clock.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/eidsp/eidsp/identity"
+)
+
+// ErrNotFound is returned when a session or pending login is absent or has expired.
+var ErrNotFound = errors.New("session: not found")
+
+// ErrReplay is returned by Claim when the key has already been claimed and its claim has not
+// expired.
+var ErrReplay = errors.New("session: key already claimed")
+
+// Session is a logged-in user's server-side state.
+type Session struct {
+	// ID is the random token in the cookie. A store keeps only its SHA-256, so reading the store
+	// does not yield tokens that could be replayed as cookies.
+	ID        string
+	Identity  identity.Identity
+	Profile   string
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time // absolute end of life, whatever the activity
+}
+
+// PendingLogin is what we remember between sending an AuthnRequest and receiving the response.
+type PendingLogin struct {
+	Key            string // the RelayState we sent: random, used once
+	RequestID      string // AuthnRequest ID, for the InResponseTo check
+	IdP            string
+	Profile        string
+	ReturnTo       string
+	BrowserBinding string // hash of a cookie value that ties the login to one browser
+	Locale         string
+	MinLevel       int
+	ForceAuthn     bool
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+}
+
+// Store is the storage the handlers need. Implementations are safe for concurrent use.
+//
+// A record is live while the store's clock is before its ExpiresAt (or the until of a claim).
+// CreateSession and PutPending fill a zero CreatedAt from the store's clock (and a zero LastSeen
+// from CreatedAt); a zero ExpiresAt is an error. Keys and IDs must be non-empty.
+type Store interface {
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns ErrNotFound when the session is absent or its ExpiresAt has been reached.
+	GetSession(ctx context.Context, id string) (*Session, error)
+	// TouchSession records activity. LastSeen never moves backwards, so concurrent requests
+	// finishing out of order keep the latest time. ErrNotFound as for GetSession.
+	TouchSession(ctx context.Context, id string, lastSeen time.Time) error
+	// DeleteSession removes a session; an absent one is not an error.
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteSessionsBySessionIndex removes the sessions an IdP-initiated logout names and reports
+	// how many it removed. An empty sessionIndex means every session of nameID at idp; an empty
+	// idp or nameID is an error, never "all".
+	DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, sessionIndex string) (int, error)
+	PutPending(ctx context.Context, p *PendingLogin) error
+	// TakePending atomically returns and deletes a pending login: of concurrent callers exactly
+	// one gets it. ErrNotFound when absent or expired; an expired one is deleted too.
+	TakePending(ctx context.Context, key string) (*PendingLogin, error)
+	// Claim records key until the given time. The first caller gets nil; later callers get
+	// ErrReplay until `until` has passed, after which the key can be claimed again.
+	Claim(ctx context.Context, key string, until time.Time) error
+	// Sweep deletes expired sessions, pending logins and claims.
+	Sweep(ctx context.Context) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// NewID returns a new session ID or RelayState: 32 random bytes, base64url without padding.
+func NewID() (string, error) { return newID(rand.Reader) }
+
+func newID(r io.Reader) (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("session: new id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// HashKey returns the hex SHA-256 of an ID or key: the form in which backends store session
+// IDs, pending-login keys and claim keys. Hashing bounds the size of keys an attacker chooses
+// (assertion IDs) and keeps bearer tokens out of the store.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
