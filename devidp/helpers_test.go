@@ -94,7 +94,7 @@ type testSP struct {
 	signer                   saml.Signer
 	encKey                   *rsa.PrivateKey
 	encCert                  *x509.Certificate
-	withoutSigning, noACSPOS bool
+	withoutSigning, noPOSTACS bool
 }
 
 func newTestSP(t testing.TB, entityID string) *testSP {
@@ -144,7 +144,7 @@ func (sp *testSP) metadata() []byte {
 		}
 	}
 	acs(saml.BindingHTTPArtifact, sp.acsArtifact, 1)
-	if !sp.noACSPOS {
+	if !sp.noPOSTACS {
 		acs(saml.BindingHTTPPost, sp.acsPost, 2)
 	}
 	b, _ := doc.WriteToBytes()
@@ -503,3 +503,25 @@ func (e *env) resolve(art, authnRequestID string, rule saml.InResponseToRule) (*
 		Now:               e.clock.Now(),
 	})
 }
+
+// signXML puts an enveloped signature into a message, as the POST binding carries it.
+func signXML(t testing.TB, s saml.Signer, xml []byte) []byte {
+	t.Helper()
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(xml); err != nil {
+		t.Fatal(err)
+	}
+	signed, err := s.SignEnveloped(doc.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := etree.NewDocument()
+	out.SetRoot(signed)
+	b, err := out.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

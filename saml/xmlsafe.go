@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/beevik/etree"
 	rtvalidator "github.com/mattermost/xml-roundtrip-validator"
@@ -57,7 +58,18 @@ func scanTokens(data []byte, lim Limits) error {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
 	dec.Entity = nil
-	elements, depth, roots := 0, 0, 0
+	elements, roots := 0, 0
+	// scopes is the namespace-prefix stack; RawToken leaves prefixes unresolved so that we can
+	// refuse unbound prefixes and attributes that collide once their namespaces are resolved.
+	scopes := []map[string]string{{"xml": "http://www.w3.org/XML/1998/namespace"}}
+	resolve := func(prefix string) (string, bool) {
+		for i := len(scopes) - 1; i >= 0; i-- {
+			if uri, ok := scopes[i][prefix]; ok {
+				return uri, true
+			}
+		}
+		return "", prefix == ""
+	}
 	for {
 		tok, err := dec.RawToken()
 		if errors.Is(err, io.EOF) {
@@ -75,8 +87,7 @@ func scanTokens(data []byte, lim Limits) error {
 			}
 		case xml.StartElement:
 			elements++
-			depth++
-			if depth == 1 {
+			if len(scopes) == 1 {
 				roots++
 				if roots > 1 {
 					return reject(ReasonMalformed, "more than one root element")
@@ -85,20 +96,56 @@ func scanTokens(data []byte, lim Limits) error {
 			if lim.MaxElements > 0 && elements > lim.MaxElements {
 				return reject(ReasonTooLarge, "more than %d elements", lim.MaxElements)
 			}
-			if lim.MaxDepth > 0 && depth > lim.MaxDepth {
+			if lim.MaxDepth > 0 && len(scopes) > lim.MaxDepth {
 				return reject(ReasonTooLarge, "nesting deeper than %d", lim.MaxDepth)
+			}
+			scope := map[string]string{}
+			for _, a := range t.Attr {
+				switch {
+				case a.Name.Space == "xmlns":
+					if a.Name.Local == "" || a.Value == "" || a.Name.Local == "xmlns" {
+						return reject(ReasonMalformed, "bad namespace declaration xmlns:%s", a.Name.Local)
+					}
+					scope[a.Name.Local] = a.Value
+				case a.Name.Space == "" && a.Name.Local == "xmlns":
+					scope[""] = a.Value
+				}
+			}
+			scopes = append(scopes, scope)
+			if !wellFormedName(t.Name) {
+				return reject(ReasonMalformed, "malformed element name")
+			}
+			if _, ok := resolve(t.Name.Space); !ok {
+				return reject(ReasonMalformed, "unbound prefix %q", t.Name.Space)
 			}
 			seen := make(map[xml.Name]bool, len(t.Attr))
 			for _, a := range t.Attr {
-				if seen[a.Name] {
-					return reject(ReasonMalformed, "duplicate attribute %s:%s", a.Name.Space, a.Name.Local)
+				if !wellFormedName(a.Name) {
+					return reject(ReasonMalformed, "malformed attribute name")
 				}
-				seen[a.Name] = true
+				name := xml.Name{Local: a.Name.Local}
+				switch {
+				case a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns"):
+					name.Space = "xmlns"
+				case a.Name.Space != "":
+					uri, ok := resolve(a.Name.Space)
+					if !ok {
+						return reject(ReasonMalformed, "unbound prefix %q", a.Name.Space)
+					}
+					name.Space = uri
+				}
+				if seen[name] {
+					return reject(ReasonMalformed, "duplicate attribute %s", a.Name.Local)
+				}
+				seen[name] = true
 			}
 		case xml.EndElement:
-			depth--
+			if len(scopes) <= 1 {
+				return reject(ReasonMalformed, "unbalanced end element")
+			}
+			scopes = scopes[:len(scopes)-1]
 		case xml.CharData:
-			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
+			if len(scopes) == 1 && len(bytes.TrimSpace(t)) > 0 {
 				return reject(ReasonMalformed, "text outside the root element")
 			}
 		}
@@ -107,4 +154,10 @@ func scanTokens(data []byte, lim Limits) error {
 		return reject(ReasonMalformed, "no root element")
 	}
 	return nil
+}
+
+// wellFormedName refuses names encoding/xml passes through unsplit: an empty local part or a
+// colon left in it ("x:", ":a").
+func wellFormedName(n xml.Name) bool {
+	return n.Local != "" && !strings.Contains(n.Local, ":")
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the independent tools the tests use: xmllint (schemas), xmlsec1 (XML signatures and
+# encryption), openssl (Redirect signatures), pysaml2 (an IdP we did not write).
+# Debian/Ubuntu only; idempotent; runs apt-get only when something is missing.
+set -euo pipefail
+
+need=()
+command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+/usr/bin/python3 -c 'import saml2' >/dev/null 2>&1 || need+=(python3-pysaml2)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "test dependencies present"
+  exit 0
+fi
+echo "installing: ${need[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "need root (or sudo) to install ${need[*]}" >&2; exit 1; fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "installed: ${need[*]}"
