@@ -89,11 +89,11 @@ func (c *clock) Advance(d time.Duration) {
 
 // testSP is a little service provider built from the saml package.
 type testSP struct {
-	entityID                 string
-	acsArtifact, acsPost     string
-	signer                   saml.Signer
-	encKey                   *rsa.PrivateKey
-	encCert                  *x509.Certificate
+	entityID                  string
+	acsArtifact, acsPost      string
+	signer                    saml.Signer
+	encKey                    *rsa.PrivateKey
+	encCert                   *x509.Certificate
 	withoutSigning, noPOSTACS bool
 }
 
@@ -153,7 +153,7 @@ func (sp *testSP) metadata() []byte {
 
 // env is one development IdP on a real loopback HTTP server, one registered SP and a browser.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	idp     *IdP
 	srv     *httptest.Server
 	base    string
@@ -165,7 +165,7 @@ type env struct {
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-func newEnv(t *testing.T, mutate func(*Config)) *env {
+func newEnv(t testing.TB, mutate func(*Config)) *env {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -503,25 +503,3 @@ func (e *env) resolve(art, authnRequestID string, rule saml.InResponseToRule) (*
 		Now:               e.clock.Now(),
 	})
 }
-
-// signXML puts an enveloped signature into a message, as the POST binding carries it.
-func signXML(t testing.TB, s saml.Signer, xml []byte) []byte {
-	t.Helper()
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(xml); err != nil {
-		t.Fatal(err)
-	}
-	signed, err := s.SignEnveloped(doc.Root())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := etree.NewDocument()
-	out.SetRoot(signed)
-	b, err := out.WriteToBytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

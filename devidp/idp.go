@@ -67,14 +67,13 @@ func New(cfg Config) (*IdP, error) {
 // EntityID is the IdP's entityID.
 func (i *IdP) EntityID() string { return i.cfg.EntityID }
 
-// Handler serves the IdP endpoints below BaseURL's path: /idp/metadata, /idp/sso (Redirect and
-// POST binding), /idp/sso/login (the login form), /idp/ars (SOAP artifact resolution) and
+// Handler serves the IdP endpoints below BaseURL's path: /idp/metadata, /idp/sso (Redirect
+// binding), /idp/sso/login (the login form), /idp/ars (SOAP artifact resolution) and
 // /idp/slo (reserved: single logout is not implemented yet and answers 501).
 func (i *IdP) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+i.prefix+"/metadata", i.serveMetadata)
 	mux.HandleFunc("GET "+i.prefix+"/sso", i.serveSSORedirect)
-	mux.HandleFunc("POST "+i.prefix+"/sso", i.serveSSOPost)
 	mux.HandleFunc("POST "+i.prefix+"/sso/login", i.serveLogin)
 	mux.HandleFunc("POST "+i.prefix+"/ars", i.serveArtifactResolve)
 	mux.HandleFunc(i.prefix+"/slo", func(w http.ResponseWriter, r *http.Request) {
@@ -214,8 +213,9 @@ func (i *IdP) lookupSP(entityID string) *serviceProvider {
 
 // Metadata returns the IdP's metadata: an IDPSSODescriptor with the signing (and, as ID-porten
 // publishes, encryption) key, the SOAP ArtifactResolutionService, the Redirect
-// SingleLogoutService, the transient NameID format and the Redirect and POST SingleSignOnService,
-// in the order the metadata schema requires.
+// SingleLogoutService, the transient NameID format and the Redirect SingleSignOnService, in the
+// order the metadata schema requires. The POST binding for AuthnRequests is not offered: ID-porten
+// took requests over Redirect only.
 func (i *IdP) Metadata() ([]byte, error) {
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
@@ -242,11 +242,9 @@ func (i *IdP) Metadata() ([]byte, error) {
 	slo.CreateAttr("Location", i.urls.slo)
 	slo.CreateAttr("ResponseLocation", i.urls.slo)
 	d.CreateElement("md:NameIDFormat").SetText(saml.NameIDFormatTransient)
-	for _, b := range []string{saml.BindingHTTPRedirect, saml.BindingHTTPPost} {
-		sso := d.CreateElement("md:SingleSignOnService")
-		sso.CreateAttr("Binding", b)
-		sso.CreateAttr("Location", i.urls.sso)
-	}
+	sso := d.CreateElement("md:SingleSignOnService")
+	sso.CreateAttr("Binding", saml.BindingHTTPRedirect)
+	sso.CreateAttr("Location", i.urls.sso)
 	doc.Indent(2)
 	return doc.WriteToBytes()
 }

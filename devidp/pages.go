@@ -222,12 +222,12 @@ func (i *IdP) render(w http.ResponseWriter, name string, status int, data any) {
 }
 
 // renderLogin shows the login page of p; errKey names a catalogue message to show on top.
-func (i *IdP) renderLogin(w http.ResponseWriter, p *pendingLogin, selected, errKey string, status int) {
+func (i *IdP) renderLogin(w http.ResponseWriter, p *pendingLogin, selected, errKey string) {
 	t := catalogue[p.req.locale]
 	if selected == "" {
 		selected = i.cfg.Persons[0].NationalID
 	}
-	i.render(w, "login", status, map[string]any{
+	i.render(w, "login", http.StatusOK, map[string]any{
 		"Lang":     p.req.locale,
 		"T":        t,
 		"SP":       p.req.sp.entityID,

@@ -19,11 +19,10 @@ import (
 	"github.com/eidsp/eidsp/saml"
 )
 
-// Second-level status codes the IdP answers with (SAML core §3.2.2.2).
+// Status codes of a cancelled login (SAML core §3.2.2.2).
 const (
-	statusResponder      = saml.StatusPrefix + "Responder"
-	statusAuthnFailed    = saml.StatusPrefix + "AuthnFailed"
-	statusNoAuthnContext = saml.StatusPrefix + "NoAuthnContext"
+	statusResponder   = saml.StatusPrefix + "Responder"
+	statusAuthnFailed = saml.StatusPrefix + "AuthnFailed"
 )
 
 const (
@@ -171,60 +170,6 @@ func (i *IdP) readRedirect(r *http.Request) (*authnRequest, *badRequest) {
 	return i.checkRequest(req, sp, m.RelayState, requestLocale(r))
 }
 
-// serveSSOPost is the SingleSignOnService for the HTTP-POST binding: the AuthnRequest carries an
-// enveloped signature.
-func (i *IdP) serveSSOPost(w http.ResponseWriter, r *http.Request) {
-	a, fail := i.readPost(w, r)
-	if fail != nil {
-		i.refuse(w, r, fail)
-		return
-	}
-	i.begin(w, r, a)
-}
-
-func (i *IdP) readPost(w http.ResponseWriter, r *http.Request) (*authnRequest, *badRequest) {
-	r.Body = http.MaxBytesReader(w, r.Body, int64(saml.DefaultLimits().MaxBytes)*2)
-	if err := r.ParseForm(); err != nil {
-		return nil, bad(err, "The form could not be read.")
-	}
-	data, err := base64.StdEncoding.DecodeString(r.PostForm.Get(saml.ParamSAMLRequest))
-	if err != nil || len(data) == 0 {
-		return nil, bad(err, "The form holds no base64 SAMLRequest.")
-	}
-	unverified, err := saml.ParseAuthnRequest(data, saml.DefaultLimits())
-	if err != nil {
-		return nil, bad(err, "The SAMLRequest is not a well-formed AuthnRequest.")
-	}
-	sp := i.lookupSP(unverified.Issuer)
-	if sp == nil {
-		return nil, bad(nil, "The AuthnRequest's Issuer %q is not a registered service provider.", unverified.Issuer)
-	}
-	doc, err := saml.ParseUntrusted(data, saml.DefaultLimits())
-	if err != nil {
-		return nil, bad(err, "The SAMLRequest is not a well-formed AuthnRequest.")
-	}
-	verified, err := saml.VerifySigned(doc.Root(), sp.signingCerts, algorithms(), i.cfg.Now())
-	if err != nil {
-		return nil, bad(err, "The enveloped signature of the AuthnRequest does not verify with the signing certificate in %s's metadata.", sp.entityID)
-	}
-	// Only what the signature covers is read from here on.
-	vdoc := etree.NewDocument()
-	vdoc.SetRoot(verified)
-	signed, err := vdoc.WriteToBytes()
-	if err != nil {
-		return nil, bad(err, "The SAMLRequest is not a well-formed AuthnRequest.")
-	}
-	req, err := saml.ParseAuthnRequest(signed, saml.DefaultLimits())
-	if err != nil || req.Issuer != sp.entityID {
-		return nil, bad(err, "The signed AuthnRequest does not name its signer as Issuer.")
-	}
-	relayState := r.PostForm.Get(saml.ParamRelayState)
-	if len(relayState) > saml.MaxRelayState {
-		return nil, bad(nil, "RelayState is longer than %d bytes.", saml.MaxRelayState)
-	}
-	return i.checkRequest(req, sp, relayState, requestLocale(r))
-}
-
 // checkRequest checks a verified AuthnRequest against the SP's metadata and our profile.
 func (i *IdP) checkRequest(req *saml.AuthnRequest, sp *serviceProvider, relayState, locale string) (*authnRequest, *badRequest) {
 	if req.Destination != i.urls.sso {
@@ -298,10 +243,6 @@ func (i *IdP) begin(w http.ResponseWriter, r *http.Request, a *authnRequest) {
 			return
 		}
 	}
-	if len(a.methods()) == 0 {
-		i.deliver(w, r, &outcome{req: a, status: []string{statusResponder, statusNoAuthnContext}})
-		return
-	}
 	token, err := i.randomHex(32)
 	if err != nil {
 		i.internalError(w, r, err)
@@ -322,7 +263,7 @@ func (i *IdP) begin(w http.ResponseWriter, r *http.Request, a *authnRequest) {
 	}
 	i.pending[token] = p
 	i.mu.Unlock()
-	i.renderLogin(w, p, "", "", http.StatusOK)
+	i.renderLogin(w, p, "", "")
 }
 
 // serveLogin takes the login form.
@@ -355,7 +296,7 @@ func (i *IdP) serveLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	person, ok := i.person(f.Get("person"))
 	if !ok {
-		i.renderLogin(w, p, "", "err_person", http.StatusOK)
+		i.renderLogin(w, p, "", "err_person")
 		return
 	}
 	var m method
@@ -365,7 +306,7 @@ func (i *IdP) serveLogin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if m.ID == "" {
-		i.renderLogin(w, p, person.NationalID, "err_method", http.StatusOK)
+		i.renderLogin(w, p, person.NationalID, "err_method")
 		return
 	}
 	if m.OTP && (f.Get("password") == "" || subtle.ConstantTimeCompare([]byte(f.Get("otp")), []byte(p.otp)) != 1) {
@@ -380,7 +321,7 @@ func (i *IdP) serveLogin(w http.ResponseWriter, r *http.Request) {
 			i.refuse(w, r, bad(nil, "Too many wrong one-time codes. Start again from the service."))
 			return
 		}
-		i.renderLogin(w, p, person.NationalID, "err_otp", http.StatusOK)
+		i.renderLogin(w, p, person.NationalID, "err_otp")
 		return
 	}
 	if !i.take(p) {

@@ -177,6 +177,9 @@ func uniqueIDs(root *etree.Element) error {
 	walk = func(e *etree.Element) error {
 		for _, a := range e.Attr {
 			if a.Key == "ID" || a.Key == "Id" || a.Key == "AssertionID" {
+				if a.Space != "" {
+					return reject(ReasonMalformed, "prefixed ID attribute %s:%s", a.Space, a.Key)
+				}
 				if seen[a.Value] {
 					return reject(ReasonSignature, "duplicate ID %q", a.Value)
 				}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/beevik/etree"
 	"github.com/jonboulle/clockwork"
@@ -83,7 +82,7 @@ func only(el *etree.Element, ns, tag string) (*etree.Element, error) {
 // transforms, #WithComments, ds:Object, comments inside values) is refused before any
 // cryptography runs.
 func checkSignatureShape(el *etree.Element, algs Algorithms) (*etree.Element, error) {
-	id := el.SelectAttrValue("ID", "")
+	id := attrValue(el, "ID", "")
 	if id == "" {
 		return nil, reject(ReasonSignature, "signed element %s has no ID", el.Tag)
 	}
@@ -122,14 +121,14 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) (*etree.Element, er
 	if err != nil {
 		return nil, reject(ReasonSignature, "%v", err)
 	}
-	if a := cm.SelectAttrValue("Algorithm", ""); a != algExcC14N {
+	if a := attrValue(cm, "Algorithm", ""); a != algExcC14N {
 		return nil, reject(ReasonAlgorithm, "canonicalization %q not allowed", a)
 	}
 	sm, err := only(si, NSDSig, "SignatureMethod")
 	if err != nil {
 		return nil, reject(ReasonSignature, "%v", err)
 	}
-	if a := sm.SelectAttrValue("Algorithm", ""); !slices.Contains(algs.Signature, a) {
+	if a := attrValue(sm, "Algorithm", ""); !slices.Contains(algs.Signature, a) {
 		return nil, reject(ReasonAlgorithm, "signature algorithm %q not allowed", a)
 	}
 	if len(sm.ChildElements()) > 0 {
@@ -139,7 +138,7 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) (*etree.Element, er
 	if err != nil {
 		return nil, reject(ReasonSignature, "%v", err)
 	}
-	if uri := ref.SelectAttrValue("URI", ""); uri != "#"+id {
+	if uri := attrValue(ref, "URI", ""); uri != "#"+id {
 		return nil, reject(ReasonSignature, "reference %q does not point at the signed element", uri)
 	}
 	for _, c := range ref.ChildElements() {
@@ -159,7 +158,7 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) (*etree.Element, er
 			if t.Tag != "Transform" || t.NamespaceURI() != NSDSig {
 				return nil, reject(ReasonSignature, "element %s not allowed in Transforms", t.Tag)
 			}
-			switch a := t.SelectAttrValue("Algorithm", ""); a {
+			switch a := attrValue(t, "Algorithm", ""); a {
 			case algEnveloped:
 				if enveloped {
 					return nil, reject(ReasonAlgorithm, "enveloped transform repeated")
@@ -183,7 +182,7 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) (*etree.Element, er
 	if err != nil {
 		return nil, reject(ReasonSignature, "%v", err)
 	}
-	if a := dm.SelectAttrValue("Algorithm", ""); !slices.Contains(algs.Digest, a) {
+	if a := attrValue(dm, "Algorithm", ""); !slices.Contains(algs.Digest, a) {
 		return nil, reject(ReasonAlgorithm, "digest algorithm %q not allowed", a)
 	}
 	dv, err := only(ref, NSDSig, "DigestValue")
@@ -204,7 +203,7 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) (*etree.Element, er
 // metadata; KeyInfo in the message is ignored) and returns the element exactly as signed:
 // canonicalized and parsed again, so that nothing outside the signature's coverage (comments,
 // wrapped copies, unsigned siblings) can reach the caller.
-func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, algs Algorithms, now time.Time) (out *etree.Element, err error) {
+func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, algs Algorithms) (out *etree.Element, err error) {
 	defer guard(&err)
 	if _, err := checkSignatureShape(el, algs); err != nil {
 		return nil, err
@@ -228,13 +227,16 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, algs Algori
 	for _, ki := range children(sig, NSDSig, "KeyInfo") {
 		sig.RemoveChild(ki)
 	}
-	clock := dsig.NewFakeClock(clockwork.NewFakeClockAt(now))
 	var lastErr error
 	for _, cert := range trusted {
+		// Trust in the key comes from the IdP's metadata (and its validUntil), not from the
+		// certificate's own dates, as in Shibboleth and SimpleSAMLphp: an IdP whose certificate
+		// has passed NotAfter still signs with the key its metadata names. goxmldsig checks the
+		// dates against its clock, so it gets a clock inside the certificate's validity.
 		ctx := &dsig.ValidationContext{
 			CertificateStore: &dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}},
 			IdAttribute:      "ID",
-			Clock:            clock,
+			Clock:            dsig.NewFakeClock(clockwork.NewFakeClockAt(cert.NotBefore)),
 		}
 		verified, err := ctx.Validate(work)
 		if err == nil {

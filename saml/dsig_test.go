@@ -71,7 +71,7 @@ func TestVerifyEnvelopedOurSigner(t *testing.T) {
 		if got := root.ChildElements()[1]; got.Tag != "Signature" || got.NamespaceURI() != NSDSig {
 			t.Fatalf("Signature is not right after Issuer: %s", got.Tag)
 		}
-		v, err := verifyEnveloped(root, trusted, DefaultAlgorithms(), dsigNow)
+		v, err := verifyEnveloped(root, trusted, DefaultAlgorithms())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,13 +81,13 @@ func TestVerifyEnvelopedOurSigner(t *testing.T) {
 	})
 	t.Run("ok/rsa-sha1-when-allowed", func(t *testing.T) {
 		root := parseRoot(t, signedAssertion(t, idp, AlgRSASHA1))
-		if _, err := verifyEnveloped(root, trusted, DefaultAlgorithms().WithSHA1(), dsigNow); err != nil {
+		if _, err := verifyEnveloped(root, trusted, DefaultAlgorithms().WithSHA1()); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("ok/key-rollover", func(t *testing.T) {
 		root := parseRoot(t, signedAssertion(t, idp, ""))
-		if _, err := verifyEnveloped(root, []*x509.Certificate{other.Cert, idp.Cert}, DefaultAlgorithms(), dsigNow); err != nil {
+		if _, err := verifyEnveloped(root, []*x509.Certificate{other.Cert, idp.Cert}, DefaultAlgorithms()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -95,7 +95,7 @@ func TestVerifyEnvelopedOurSigner(t *testing.T) {
 		// Exclusive c14n drops comments, so the signature holds; what we return must be the
 		// whole value, never the part before the comment [CVE-2017-11427].
 		s := strings.Replace(signedAssertion(t, idp, ""), "user@user.com.evil.com", "user@user.com<!---->.evil.com", 1)
-		v, err := verifyEnveloped(parseRoot(t, s), trusted, DefaultAlgorithms(), dsigNow)
+		v, err := verifyEnveloped(parseRoot(t, s), trusted, DefaultAlgorithms())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestVerifyEnvelopedOurSigner(t *testing.T) {
 		root := parseRoot(t, s)
 		cert := dsEl(root, "Signature/KeyInfo/X509Data/X509Certificate")
 		cert.SetText(strings.Repeat("A", 40))
-		if _, err := verifyEnveloped(root, trusted, DefaultAlgorithms(), dsigNow); err != nil {
+		if _, err := verifyEnveloped(root, trusted, DefaultAlgorithms()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -247,7 +247,7 @@ func TestVerifyEnvelopedRejects(t *testing.T) {
 				_, err := checkSignatureShape(root, algs)
 				wantReason(t, err, tc.want)
 			}
-			v, err := verifyEnveloped(root, trusted, algs, dsigNow)
+			v, err := verifyEnveloped(root, trusted, algs)
 			if err == nil {
 				t.Fatalf("verified %s", v.Tag)
 			}
@@ -353,7 +353,7 @@ func TestVerifyEnvelopedXmlsec1Signed(t *testing.T) {
 
 	t.Run("ok/rsa-sha256-exc-c14n", func(t *testing.T) {
 		s := xmlsec1Sign(t, xmlsec1Template(AlgRSASHA256, algExcC14N, ""), "--privkey-pem", keyCert)
-		v, err := verifyEnveloped(parseRoot(t, s), trusted, DefaultAlgorithms(), dsigNow)
+		v, err := verifyEnveloped(parseRoot(t, s), trusted, DefaultAlgorithms())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -367,7 +367,7 @@ func TestVerifyEnvelopedXmlsec1Signed(t *testing.T) {
 		if xmlsec1Verify(t, []byte(s), idp, assertionID) {
 			t.Fatal("xmlsec1 accepts a tampered document: the control is broken")
 		}
-		_, err := verifyEnveloped(parseRoot(t, s), trusted, DefaultAlgorithms(), dsigNow)
+		_, err := verifyEnveloped(parseRoot(t, s), trusted, DefaultAlgorithms())
 		wantReason(t, err, ReasonSignature)
 	})
 	for _, tc := range []struct {
@@ -390,7 +390,7 @@ func TestVerifyEnvelopedXmlsec1Signed(t *testing.T) {
 				key = []string{"--privkey-pem", keyCert}
 			}
 			s := xmlsec1Sign(t, tc.tmpl, key...)
-			_, err := verifyEnveloped(parseRoot(t, s), trusted, DefaultAlgorithms(), dsigNow)
+			_, err := verifyEnveloped(parseRoot(t, s), trusted, DefaultAlgorithms())
 			wantReason(t, err, tc.want)
 		})
 	}

@@ -5,15 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/beevik/etree"
 	"github.com/eidsp/eidsp/identity"
 )
-
-// VerifySigned verifies the enveloped signature of el with the trusted certificates and returns
-// the element exactly as signed. The development IdP uses it for ArtifactResolve.
-func VerifySigned(el *etree.Element, trusted []*x509.Certificate, algs Algorithms, now time.Time) (*etree.Element, error) {
-	return verifyEnveloped(el, trusted, algs, now)
-}
 
 // ParseAuthnRequest reads an AuthnRequest (already inflated from the Redirect binding). It checks
 // structure only; the caller verifies the query signature.
@@ -27,20 +20,20 @@ func ParseAuthnRequest(data []byte, lim Limits) (r *AuthnRequest, err error) {
 	if el.Tag != "AuthnRequest" || el.NamespaceURI() != NSProtocol {
 		return nil, reject(ReasonMalformed, "%s is not an AuthnRequest", el.Tag)
 	}
-	if el.SelectAttrValue("Version", "") != "2.0" {
+	if attrValue(el, "Version", "") != "2.0" {
 		return nil, reject(ReasonMalformed, "Version is not 2.0")
 	}
 	r = &AuthnRequest{
-		ID:              el.SelectAttrValue("ID", ""),
-		Destination:     el.SelectAttrValue("Destination", ""),
-		ACSURL:          el.SelectAttrValue("AssertionConsumerServiceURL", ""),
-		ProtocolBinding: el.SelectAttrValue("ProtocolBinding", ""),
-		ForceAuthn:      el.SelectAttrValue("ForceAuthn", "") == "true" || el.SelectAttrValue("ForceAuthn", "") == "1",
+		ID:              attrValue(el, "ID", ""),
+		Destination:     attrValue(el, "Destination", ""),
+		ACSURL:          attrValue(el, "AssertionConsumerServiceURL", ""),
+		ProtocolBinding: attrValue(el, "ProtocolBinding", ""),
+		ForceAuthn:      attrValue(el, "ForceAuthn", "") == "true" || attrValue(el, "ForceAuthn", "") == "1",
 	}
 	if r.ID == "" {
 		return nil, reject(ReasonMalformed, "AuthnRequest without ID")
 	}
-	if r.IssueInstant, err = parseTime(el.SelectAttrValue("IssueInstant", "")); err != nil {
+	if r.IssueInstant, err = parseTime(attrValue(el, "IssueInstant", "")); err != nil {
 		return nil, reject(ReasonMalformed, "IssueInstant: %v", err)
 	}
 	iss, err := only(el, NSAssertion, "Issuer")
@@ -55,12 +48,12 @@ func ParseAuthnRequest(data []byte, lim Limits) (r *AuthnRequest, err error) {
 				r.OnBehalfOf = strings.TrimSpace(text(c))
 			case c.Tag == "InstrumentAttribute":
 				r.InstrumentNamespace = c.NamespaceURI()
-				r.Instruments = append(r.Instruments, c.SelectAttrValue("name", ""))
+				r.Instruments = append(r.Instruments, attrValue(c, "name", ""))
 			}
 		}
 	}
 	if rac := firstChild(el, NSProtocol, "RequestedAuthnContext"); rac != nil {
-		if c := rac.SelectAttrValue("Comparison", "exact"); c != "minimum" {
+		if c := attrValue(rac, "Comparison", "exact"); c != "minimum" {
 			return nil, reject(ReasonMalformed, "RequestedAuthnContext Comparison %q, want minimum", c)
 		}
 		for _, ref := range children(rac, NSAssertion, "AuthnContextClassRef") {
@@ -83,7 +76,7 @@ func ParseArtifactResolve(soap []byte, trusted []*x509.Certificate, algs Algorit
 	if el.Tag != "ArtifactResolve" || el.NamespaceURI() != NSProtocol {
 		return "", "", "", reject(ReasonMalformed, "SOAP body is %s, not ArtifactResolve", el.Tag)
 	}
-	v, err := verifyEnveloped(el, trusted, algs, now)
+	v, err := verifyEnveloped(el, trusted, algs)
 	if err != nil {
 		return "", "", "", err
 	}
@@ -95,5 +88,5 @@ func ParseArtifactResolve(soap []byte, trusted []*x509.Certificate, algs Algorit
 	if err != nil {
 		return "", "", "", reject(ReasonArtifact, "%v", err)
 	}
-	return v.SelectAttrValue("ID", ""), strings.TrimSpace(text(iss)), strings.TrimSpace(text(art)), nil
+	return attrValue(v, "ID", ""), strings.TrimSpace(text(iss)), strings.TrimSpace(text(art)), nil
 }

@@ -99,7 +99,7 @@ func (v Verifier) VerifyArtifactResponse(soap []byte, exp Expected) (res *Result
 	if el.Tag != "ArtifactResponse" || el.NamespaceURI() != NSProtocol {
 		return nil, reject(ReasonMalformed, "SOAP body is %s, not ArtifactResponse", el.Tag)
 	}
-	ar, err := verifyEnveloped(el, exp.IdP.Descriptor.SigningCerts, exp.IdP.Algorithms, exp.Now)
+	ar, err := verifyEnveloped(el, exp.IdP.Descriptor.SigningCerts, exp.IdP.Algorithms)
 	if err != nil {
 		return nil, err
 	}
@@ -144,12 +144,12 @@ func (v Verifier) VerifyPOSTResponse(xml []byte, exp Expected) (res *Result, err
 // covers it on the artifact path); the assertion's is always required.
 func (v Verifier) verifyResponse(resp *etree.Element, exp Expected) (*Result, error) {
 	if len(children(resp, NSDSig, "Signature")) > 0 {
-		verified, err := verifyEnveloped(resp, exp.IdP.Descriptor.SigningCerts, exp.IdP.Algorithms, exp.Now)
+		verified, err := verifyEnveloped(resp, exp.IdP.Descriptor.SigningCerts, exp.IdP.Algorithms)
 		if err != nil {
 			return nil, err
 		}
 		resp = verified
-		if resp.SelectAttrValue("Destination", "") == "" {
+		if attrValue(resp, "Destination", "") == "" {
 			return nil, reject(ReasonDestination, "signed Response without Destination")
 		}
 	}
@@ -187,7 +187,7 @@ func (v Verifier) verifyResponse(resp *etree.Element, exp Expected) (*Result, er
 	} else if exp.IdP.RequireEncryptedAssertion {
 		return nil, reject(ReasonDecrypt, "assertion is not encrypted")
 	}
-	verified, err := verifyEnveloped(assertion, exp.IdP.Descriptor.SigningCerts, exp.IdP.Algorithms, exp.Now)
+	verified, err := verifyEnveloped(assertion, exp.IdP.Descriptor.SigningCerts, exp.IdP.Algorithms)
 	if err != nil {
 		return nil, err
 	}
@@ -218,10 +218,10 @@ func (v Verifier) decrypt(ea *etree.Element, idp *IdP) (*etree.Element, error) {
 // checkHeader checks what Response and ArtifactResponse share: version, ID, age, issuer,
 // destination and InResponseTo.
 func (v Verifier) checkHeader(el *etree.Element, exp Expected, destination bool, ids []string) error {
-	if el.SelectAttrValue("Version", "") != "2.0" {
+	if attrValue(el, "Version", "") != "2.0" {
 		return reject(ReasonMalformed, "%s Version is not 2.0", el.Tag)
 	}
-	if el.SelectAttrValue("ID", "") == "" {
+	if attrValue(el, "ID", "") == "" {
 		return reject(ReasonMalformed, "%s has no ID", el.Tag)
 	}
 	if err := v.checkIssueInstant(el, exp.Now); err != nil {
@@ -235,11 +235,11 @@ func (v Verifier) checkHeader(el *etree.Element, exp Expected, destination bool,
 		}
 	}
 	if destination {
-		if d := el.SelectAttrValue("Destination", ""); d != "" && d != exp.ACSURL {
+		if d := attrValue(el, "Destination", ""); d != "" && d != exp.ACSURL {
 			return reject(ReasonDestination, "Destination %q is not our ACS", d)
 		}
 	}
-	irt := el.SelectAttrValue("InResponseTo", "")
+	irt := attrValue(el, "InResponseTo", "")
 	if irt == "" || !slices.Contains(ids, irt) {
 		return reject(ReasonInResponseTo, "%s InResponseTo %q does not answer this login", el.Tag, irt)
 	}
@@ -247,7 +247,7 @@ func (v Verifier) checkHeader(el *etree.Element, exp Expected, destination bool,
 }
 
 func (v Verifier) checkIssueInstant(el *etree.Element, now time.Time) error {
-	t, err := parseTime(el.SelectAttrValue("IssueInstant", ""))
+	t, err := parseTime(attrValue(el, "IssueInstant", ""))
 	if err != nil {
 		return reject(ReasonMalformed, "%s IssueInstant: %v", el.Tag, err)
 	}
@@ -261,7 +261,7 @@ func (v Verifier) checkIssueInstant(el *etree.Element, now time.Time) error {
 }
 
 func checkIssuer(iss *etree.Element, want string) error {
-	if f := iss.SelectAttrValue("Format", ""); f != "" && f != "urn:oasis:names:tc:SAML:2.0:nameid-format:entity" {
+	if f := attrValue(iss, "Format", ""); f != "" && f != "urn:oasis:names:tc:SAML:2.0:nameid-format:entity" {
 		return reject(ReasonIssuer, "Issuer format %q", f)
 	}
 	if got := strings.TrimSpace(text(iss)); got != want {
@@ -277,7 +277,7 @@ func checkStatus(el *etree.Element) error {
 	}
 	var codes []string
 	for sc := firstChild(st, NSProtocol, "StatusCode"); sc != nil; sc = firstChild(sc, NSProtocol, "StatusCode") {
-		codes = append(codes, sc.SelectAttrValue("Value", ""))
+		codes = append(codes, attrValue(sc, "Value", ""))
 	}
 	if len(codes) == 0 {
 		return reject(ReasonMalformed, "Status without StatusCode")
@@ -330,10 +330,10 @@ func leafText(el *etree.Element) (string, error) {
 // checkAssertion runs every check of the profile on the verified Assertion and maps it.
 func (v Verifier) checkAssertion(a *etree.Element, exp Expected) (*Result, error) {
 	now := exp.Now
-	if a.SelectAttrValue("Version", "") != "2.0" {
+	if attrValue(a, "Version", "") != "2.0" {
 		return nil, reject(ReasonAssertion, "Assertion Version is not 2.0")
 	}
-	id := a.SelectAttrValue("ID", "")
+	id := attrValue(a, "ID", "")
 	if err := v.checkIssueInstant(a, now); err != nil {
 		return nil, err
 	}
@@ -372,34 +372,34 @@ func (v Verifier) checkAssertion(a *etree.Element, exp Expected) (*Result, error
 	if in.NameID, err = leafText(nameID); err != nil {
 		return nil, err
 	}
-	in.NameIDFormat = nameID.SelectAttrValue("Format", "")
-	if q := nameID.SelectAttrValue("SPNameQualifier", ""); q != "" && q != v.EntityID {
+	in.NameIDFormat = attrValue(nameID, "Format", "")
+	if q := attrValue(nameID, "SPNameQualifier", ""); q != "" && q != v.EntityID {
 		return nil, reject(ReasonAudience, "SPNameQualifier %q is not us", q)
 	}
 	latest := time.Time{}
 	confirmed := false
 	for _, sc := range children(subj, NSAssertion, "SubjectConfirmation") {
-		if sc.SelectAttrValue("Method", "") != "urn:oasis:names:tc:SAML:2.0:cm:bearer" {
+		if attrValue(sc, "Method", "") != "urn:oasis:names:tc:SAML:2.0:cm:bearer" {
 			continue
 		}
 		scd := firstChild(sc, NSAssertion, "SubjectConfirmationData")
 		if scd == nil {
 			return nil, reject(ReasonRecipient, "bearer confirmation without SubjectConfirmationData")
 		}
-		if r := scd.SelectAttrValue("Recipient", ""); r != exp.ACSURL {
+		if r := attrValue(scd, "Recipient", ""); r != exp.ACSURL {
 			return nil, reject(ReasonRecipient, "Recipient %q is not our ACS", r)
 		}
-		if scd.SelectAttrValue("NotBefore", "") != "" {
+		if attrValue(scd, "NotBefore", "") != "" {
 			return nil, reject(ReasonTime, "bearer SubjectConfirmationData has NotBefore")
 		}
-		noa, err := parseTime(scd.SelectAttrValue("NotOnOrAfter", ""))
+		noa, err := parseTime(attrValue(scd, "NotOnOrAfter", ""))
 		if err != nil {
 			return nil, reject(ReasonTime, "SubjectConfirmationData NotOnOrAfter: %v", err)
 		}
 		if !now.Before(noa.Add(v.Skew)) {
 			return nil, reject(ReasonTime, "bearer confirmation expired")
 		}
-		if irt := scd.SelectAttrValue("InResponseTo", ""); irt != "" && !slices.Contains(exp.requestIDs(), irt) {
+		if irt := attrValue(scd, "InResponseTo", ""); irt != "" && !slices.Contains(exp.requestIDs(), irt) {
 			return nil, reject(ReasonInResponseTo, "SubjectConfirmationData InResponseTo %q does not answer this login", irt)
 		}
 		if noa.After(latest) {
@@ -416,7 +416,7 @@ func (v Verifier) checkAssertion(a *etree.Element, exp Expected) (*Result, error
 	if err != nil {
 		return nil, reject(ReasonAssertion, "%v", err)
 	}
-	if nb := cond.SelectAttrValue("NotBefore", ""); nb != "" {
+	if nb := attrValue(cond, "NotBefore", ""); nb != "" {
 		t, err := parseTime(nb)
 		if err != nil {
 			return nil, reject(ReasonTime, "Conditions NotBefore: %v", err)
@@ -425,7 +425,7 @@ func (v Verifier) checkAssertion(a *etree.Element, exp Expected) (*Result, error
 			return nil, reject(ReasonTime, "assertion not yet valid")
 		}
 	}
-	if noa := cond.SelectAttrValue("NotOnOrAfter", ""); noa != "" {
+	if noa := attrValue(cond, "NotOnOrAfter", ""); noa != "" {
 		t, err := parseTime(noa)
 		if err != nil {
 			return nil, reject(ReasonTime, "Conditions NotOnOrAfter: %v", err)
@@ -460,13 +460,13 @@ func (v Verifier) checkAssertion(a *etree.Element, exp Expected) (*Result, error
 		return nil, reject(ReasonAssertion, "%d AuthnStatements, want 1", len(stmts))
 	}
 	st := stmts[0]
-	if in.SessionIndex = st.SelectAttrValue("SessionIndex", ""); in.SessionIndex == "" {
+	if in.SessionIndex = attrValue(st, "SessionIndex", ""); in.SessionIndex == "" {
 		return nil, reject(ReasonAssertion, "AuthnStatement without SessionIndex")
 	}
-	if in.AuthnInstant, err = parseTime(st.SelectAttrValue("AuthnInstant", "")); err != nil {
+	if in.AuthnInstant, err = parseTime(attrValue(st, "AuthnInstant", "")); err != nil {
 		return nil, reject(ReasonAssertion, "AuthnInstant: %v", err)
 	}
-	if s := st.SelectAttrValue("SessionNotOnOrAfter", ""); s != "" {
+	if s := attrValue(st, "SessionNotOnOrAfter", ""); s != "" {
 		if res.SessionNotOnOrAfter, err = parseTime(s); err != nil {
 			return nil, reject(ReasonAssertion, "SessionNotOnOrAfter: %v", err)
 		}
@@ -491,7 +491,7 @@ func (v Verifier) checkAssertion(a *etree.Element, exp Expected) (*Result, error
 			if c.Tag != "Attribute" || c.NamespaceURI() != NSAssertion {
 				return nil, reject(ReasonAssertion, "%s is not accepted in AttributeStatement", c.Tag)
 			}
-			name := c.SelectAttrValue("Name", "")
+			name := attrValue(c, "Name", "")
 			if name == "" {
 				return nil, reject(ReasonAssertion, "Attribute without Name")
 			}

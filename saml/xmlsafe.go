@@ -161,3 +161,15 @@ func scanTokens(data []byte, lim Limits) error {
 func wellFormedName(n xml.Name) bool {
 	return n.Local != "" && !strings.Contains(n.Local, ":")
 }
+
+// attrValue returns the unprefixed attribute name of el, or dflt. etree's SelectAttrValue also
+// matches a prefixed attribute (evil:Destination) with the same local name; SAML's own attributes
+// are never prefixed, so a prefixed one must not be read in their place.
+func attrValue(el *etree.Element, name, dflt string) string {
+	for _, a := range el.Attr {
+		if a.Space == "" && a.Key == name {
+			return a.Value
+		}
+	}
+	return dflt
+}

@@ -99,6 +99,9 @@ var xmlNamespaceCases = []xmlCase{
 	{"fail/empty-attribute-local-name", `<Root x:="value"/>`, ReasonMalformed},
 	{"fail/empty-xmlns-local-name", `<Root xmlns="x" xmlns:="y"></Root>`, ReasonMalformed},
 	{"fail/empty-element-local-name", `<x:></x:>`, ReasonMalformed},
+	{"fail/unbound-element-prefix", `<saml:Assertion ID="_a"/>`, ReasonMalformed},
+	{"fail/unbound-attribute-prefix", `<r p:ID="_a"/>`, ReasonMalformed},
+	{"fail/xmlns-prefix-undeclared-empty", `<r xmlns:p=""/>`, ReasonMalformed},
 	{"fail/saml-prefix-empty-local", `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><saml: xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"/></samlp:Response>`, ReasonMalformed},
 }
 
