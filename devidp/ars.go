@@ -77,7 +77,7 @@ func (i *IdP) serveArtifactResolve(w http.ResponseWriter, r *http.Request) {
 		i.fault(w, "soapenv:Client", "ArtifactResolve from an unknown service provider", nil)
 		return
 	}
-	id, issuer, artifact, err := saml.ParseArtifactResolve(body, sp.signingCerts, algorithms(), i.cfg.Now(), saml.DefaultLimits())
+	id, issuer, artifact, err := saml.ParseArtifactResolve(body, sp.signingCerts, algorithms(), saml.DefaultLimits())
 	if err != nil {
 		i.fault(w, "soapenv:Client", "ArtifactResolve rejected: "+string(saml.ReasonOf(err)), err)
 		return

@@ -19,8 +19,8 @@ import (
 
 // DefaultInstrumentNamespace is the namespace of the InstrumentAttribute elements the development
 // IdP accepts unless configured otherwise. Buypass publishes no SAML carriage for instruments
-// (spec/PROFILE.md §3), so this is our own URI; the SP's IPS preset must use the same.
-const DefaultInstrumentNamespace = "urn:eidsp:ips:instruments"
+// (spec/PROFILE.md §3), so this is our own URI, the same as config.DefaultInstrumentNamespace.
+const DefaultInstrumentNamespace = "urn:eidsp:buypass:ips"
 
 // Defaults of Config.
 const (

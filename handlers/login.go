@@ -37,10 +37,9 @@ func (s *Server) login(c *echo.Context) error {
 		return badRequest("return_to", errors.New("return_to is not a same-origin path"))
 	}
 	force := c.QueryParam("force") == "1" || prof.ForceAuthn
-	// An existing session that satisfies the profile needs no new login; a lower level asks for
-	// an upgrade (Digdir verification test 5).
-	if sess, _ := s.currentSession(c); sess != nil && !force && sess.Identity.Level >= prof.MinLevel &&
-		sess.Identity.IdP == prof.IdP {
+	// An existing session that satisfies the profile needs no new login; a lower level or another
+	// instrument asks for a new one (level upgrade: Digdir verification test 5).
+	if sess, _ := s.currentSession(c); sess != nil && !force && prof.satisfiedBy(sess.Identity) {
 		return c.Redirect(http.StatusSeeOther, returnTo)
 	}
 	idp, ok := s.IdPs[prof.IdP]

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/eidsp/eidsp/identity"
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
 	"github.com/eidsp/eidsp/templates"
@@ -25,6 +27,13 @@ type Profile struct {
 	MinLevel    int
 	ForceAuthn  bool
 	OnBehalfOf  string
+}
+
+// satisfiedBy reports whether a session's identity already meets the profile: same IdP, level at
+// least the minimum and, when the profile names instruments, one of them.
+func (p *Profile) satisfiedBy(id identity.Identity) bool {
+	return id.IdP == p.IdP && id.Level >= p.MinLevel &&
+		(len(p.Instruments) == 0 || slices.Contains(p.Instruments, id.Instrument))
 }
 
 // IdP is a configured identity provider as the handlers use it.

@@ -458,13 +458,13 @@ func TestArtifactResolveIndependent(t *testing.T) {
 			if alg == AlgRSASHA1 {
 				algs = algs.WithSHA1()
 			}
-			id, issuer, got, err := ParseArtifactResolve(env, []*x509.Certificate{sp.Cert}, algs, dsigNow, DefaultLimits())
+			id, issuer, got, err := ParseArtifactResolve(env, []*x509.Certificate{sp.Cert}, algs, DefaultLimits())
 			if err != nil || id != "_ar1" || issuer != "https://sp.example.no/saml" || got != art.String() {
 				t.Fatalf("ParseArtifactResolve = %q %q %q %v", id, issuer, got, err)
 			}
-			_, _, _, err = ParseArtifactResolve(env, []*x509.Certificate{other.Cert}, algs, dsigNow, DefaultLimits())
+			_, _, _, err = ParseArtifactResolve(env, []*x509.Certificate{other.Cert}, algs, DefaultLimits())
 			wantReason(t, err, ReasonSignature)
-			_, _, _, err = ParseArtifactResolve([]byte(tampered), []*x509.Certificate{sp.Cert}, algs, dsigNow, DefaultLimits())
+			_, _, _, err = ParseArtifactResolve([]byte(tampered), []*x509.Certificate{sp.Cert}, algs, DefaultLimits())
 			wantReason(t, err, ReasonSignature)
 		})
 	}

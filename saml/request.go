@@ -3,7 +3,6 @@ package saml
 import (
 	"crypto/x509"
 	"strings"
-	"time"
 
 	"github.com/eidsp/eidsp/identity"
 )
@@ -57,7 +56,11 @@ func ParseAuthnRequest(data []byte, lim Limits) (r *AuthnRequest, err error) {
 			return nil, reject(ReasonMalformed, "RequestedAuthnContext Comparison %q, want minimum", c)
 		}
 		for _, ref := range children(rac, NSAssertion, "AuthnContextClassRef") {
-			if lvl, ok := identity.LevelFromClassRef(strings.TrimSpace(text(ref))); ok && (r.MinLevel == 0 || lvl < r.MinLevel) {
+			lvl, ok := identity.LevelFromClassRef(strings.TrimSpace(text(ref)))
+			if !ok {
+				return nil, reject(ReasonMalformed, "unknown AuthnContextClassRef")
+			}
+			if r.MinLevel == 0 || lvl < r.MinLevel {
 				r.MinLevel = lvl
 			}
 		}
@@ -67,7 +70,7 @@ func ParseAuthnRequest(data []byte, lim Limits) (r *AuthnRequest, err error) {
 
 // ParseArtifactResolve reads a SOAP ArtifactResolve and verifies its signature with the
 // requester's certificates. It returns the request ID, the issuer and the artifact.
-func ParseArtifactResolve(soap []byte, trusted []*x509.Certificate, algs Algorithms, now time.Time, lim Limits) (id, issuer, artifact string, err error) {
+func ParseArtifactResolve(soap []byte, trusted []*x509.Certificate, algs Algorithms, lim Limits) (id, issuer, artifact string, err error) {
 	defer guard(&err)
 	el, err := soapBody(soap, lim)
 	if err != nil {

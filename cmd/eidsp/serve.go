@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -138,7 +139,7 @@ func runKeygen(args []string, stdout io.Writer) error {
 			return fmt.Errorf("%s exists; not overwriting", f)
 		}
 	}
-	kp, err := certs.Generate(*cn, time.Duration(*days)*24*time.Hour, time.Now(), nil)
+	kp, err := certs.Generate(*cn, time.Duration(*days)*24*time.Hour, time.Now(), rand.Reader)
 	if err != nil {
 		return err
 	}
