@@ -22,8 +22,6 @@ func Dev(dataDir, listen, spBase, idpMetadataFile string) *Config {
 			{
 				Name: "ips", Preset: PresetIPS, MetadataFile: idpMetadataFile,
 				AllowTestPersons: true, AllowInsecureMetadata: true,
-				// The one development IdP answers with the ArtifactResolve ID, as ID-porten did.
-				InResponseTo: "either",
 			},
 		},
 		Profiles: []ProfileConfig{

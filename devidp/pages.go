@@ -7,9 +7,9 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/eidsp/eidsp/templates"
 )
 
 // Locales the pages speak. Northern Sami (se) falls back to Bokmål, as it did at ID-porten
@@ -113,26 +113,8 @@ func requestLocale(r *http.Request) string {
 	if l, ok := localeFor(q.Get("locale")); ok {
 		return l
 	}
-	type pref struct {
-		tag string
-		q   float64
-	}
-	var prefs []pref
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		p := pref{tag: strings.TrimSpace(tag), q: 1}
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				p.q = f
-			}
-		}
-		if p.q > 0 {
-			prefs = append(prefs, p)
-		}
-	}
-	sort.SliceStable(prefs, func(a, b int) bool { return prefs[a].q > prefs[b].q })
-	for _, p := range prefs {
-		if l, ok := localeFor(p.tag); ok {
+	for _, tag := range templates.AcceptLanguage(r.Header.Get("Accept-Language")) {
+		if l, ok := localeFor(tag); ok {
 			return l
 		}
 	}

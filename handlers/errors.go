@@ -140,7 +140,7 @@ func (s *Server) handleError(c *echo.Context, err error) {
 	s.Log.Log(c.Request().Context(), level, "request failed",
 		"ref", ref, "method", c.Request().Method, "path", c.Request().URL.Path, "status", pe.Status,
 		"error_key", pe.Key, "reason", pe.Reason, "client_ip", c.RealIP(), "err", errString(pe.Err))
-	if strings.HasPrefix(c.Request().URL.Path, "/session") || strings.HasPrefix(c.Request().URL.Path, "/auth") {
+	if p := c.Request().URL.Path; p == "/session" || p == "/auth" {
 		_ = c.JSON(pe.Status, map[string]string{"error": pe.Key, "reference": ref})
 		return
 	}

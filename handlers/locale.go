@@ -3,8 +3,8 @@ package handlers
 import (
 	"net/http"
 	"slices"
-	"strings"
 
+	"github.com/eidsp/eidsp/templates"
 	"github.com/labstack/echo/v5"
 )
 
@@ -22,13 +22,12 @@ func (s *Server) locale(c *echo.Context) string {
 	if ck, err := c.Cookie(localeCookie); err == nil && slices.Contains(idpLocales, ck.Value) {
 		return ck.Value
 	}
-	for _, part := range strings.Split(c.Request().Header.Get("Accept-Language"), ",") {
-		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		switch base, _, _ := strings.Cut(strings.ToLower(tag), "-"); base {
+	for _, tag := range templates.AcceptLanguage(c.Request().Header.Get("Accept-Language")) {
+		switch tag {
 		case "nb", "no":
 			return "nb"
 		case "nn", "en", "se":
-			return base
+			return tag
 		}
 	}
 	return "nb"

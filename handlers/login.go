@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/eidsp/eidsp/saml"
@@ -144,6 +145,10 @@ func (s *Server) finishLogin(c *echo.Context, pl *session.PendingLogin, idp *IdP
 	if id.Level < pl.MinLevel {
 		return &pageError{Status: http.StatusForbidden, Key: "level_too_low", Reason: string(saml.ReasonLevel),
 			Err: fmt.Errorf("level %d below required %d", id.Level, pl.MinLevel), Retry: retryURL(pl)}
+	}
+	if prof, ok := s.profile(pl.Profile); ok && len(prof.Instruments) > 0 && !slices.Contains(prof.Instruments, id.Instrument) {
+		return &pageError{Status: http.StatusForbidden, Key: "instrument", Reason: "instrument",
+			Err: fmt.Errorf("instrument %q is not one the profile allows", id.Instrument), Retry: retryURL(pl)}
 	}
 	if old, err := c.Cookie(s.Opt.CookieName); err == nil {
 		_ = s.Store.DeleteSession(ctx, old.Value)

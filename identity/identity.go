@@ -33,8 +33,8 @@ type Identity struct {
 	SessionIndex    string    `json:"session_index"`
 	NameID          string    `json:"-"` // needed for logout; never a user key
 	NameIDFormat    string    `json:"-"`
-	Culture         string    `json:"culture,omitempty"`
-	OnBehalfOf      string    `json:"on_behalf_of,omitempty"`
+	Culture         string    `json:"culture"`
+	OnBehalfOf      string    `json:"on_behalf_of"`
 	AuthenticatedAt time.Time `json:"authenticated_at"`
 }
 

@@ -49,3 +49,19 @@ func TestRenderEveryPageInEveryLanguage(t *testing.T) {
 		}
 	}
 }
+
+func TestAcceptLanguage(t *testing.T) {
+	for header, want := range map[string]string{
+		"":                         "",
+		"nn-NO,nn;q=0.9,en;q=0.8":  "nn,nn,en",
+		"en;q=0.1, nn;q=0.9":       "nn,en",
+		"en;q=0, nb":               "nb",
+		"EN-gb;q=0.5, se;q=0.7":    "se,en",
+		"en;q=2, nb;q=bad, nn":     "nn",
+		"  , ;q=0.5, nb-NO ;q=0.3": "nb",
+	} {
+		if got := strings.Join(AcceptLanguage(header), ","); got != want {
+			t.Errorf("AcceptLanguage(%q) = %q, want %q", header, got, want)
+		}
+	}
+}

@@ -43,9 +43,11 @@ func newDevEnv(ctx context.Context, dataDir string, spLn, idpLn net.Listener, lo
 		return nil, err
 	}
 	idp, err := devidp.New(devidp.Config{
-		BaseURL:             idpBase,
-		Signer:              saml.Signer{Key: idpKP.Key, Cert: idpKP.Cert},
-		InResponseTo:        saml.InResponseToArtifactResolve, // what ID-porten documented
+		BaseURL: idpBase,
+		Signer:  saml.Signer{Key: idpKP.Key, Cert: idpKP.Cert},
+		// The AuthnRequest ID, so that the answer is bound to the browser's pending login. (The
+		// ArtifactResolve ID that ID-porten documented cannot be; see README.)
+		InResponseTo:        saml.InResponseToAuthnRequest,
 		InstrumentNamespace: config.DefaultInstrumentNamespace,
 		Now:                 now,
 		Logger:              log.With("component", "devidp"),

@@ -365,3 +365,24 @@ func TestE2ESOAPFault(t *testing.T) {
 		t.Error("raw XML in the log")
 	}
 }
+
+// TestE2EStolenArtifactOtherBrowser: an artifact captured from the victim's browser before it
+// reached the ACS (browser history, a proxy log) must not log in another browser that started
+// a login of its own. The binding cookie is meant to stop exactly this; it does so only while
+// the Response answers the AuthnRequest ID, which the pending login pins. When the IdP answers
+// the ArtifactResolve ID (ID-porten's documented rule, accepted by in_response_to: either),
+// nothing in the answer ties it to the browser's pending login.
+func TestE2EStolenArtifactOtherBrowser(t *testing.T) {
+	h := newHarness(t)
+	victim, attacker := h.browser(), h.browser()
+	start := url.Values{"profile": {"buypass-mobile"}}
+	stolen := victim.idpLogin(start, persons[0].NationalID, "ips:CC2PKI")
+	relay := queryOf(t, attacker.startLogin(start), "RelayState")
+	p := attacker.get(withQuery(t, stolen, "RelayState", relay))
+	if p.status < 400 {
+		st, m := attacker.session()
+		t.Errorf("the victim's unused artifact with the attacker's RelayState: status %d; attacker's /session %d as %v",
+			p.status, st, m["national_id_kind"])
+	}
+	attacker.requireNoSession()
+}
