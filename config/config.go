@@ -52,6 +52,9 @@ type SessionConfig struct {
 	CookieName  string        `yaml:"cookie_name"`
 	IdleTimeout time.Duration `yaml:"idle_timeout"` // Digdir test 8: never more than 30 min
 	MaxLifetime time.Duration `yaml:"max_lifetime"`
+	// LoggedOutURL is where a finished logout sends the user (the portal's front page, say);
+	// empty shows eidsp's own "logged out" page.
+	LoggedOutURL string `yaml:"logged_out_url"`
 }
 
 // SAMLConfig holds protocol limits shared by every IdP.
@@ -251,6 +254,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Session.MaxLifetime < c.Session.IdleTimeout {
 		add("session.max_lifetime %s is shorter than session.idle_timeout", c.Session.MaxLifetime)
+	}
+	if l := c.Session.LoggedOutURL; l != "" {
+		if lu, err := url.Parse(l); err != nil || !(strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//") || lu.Scheme == "https") {
+			add("session.logged_out_url %q must be a path on this site or an https URL", l)
+		}
 	}
 	if c.SAML.ClockSkew < 0 || c.SAML.ClockSkew > 10*time.Minute {
 		add("saml.clock_skew %s must be between 0 and 10m", c.SAML.ClockSkew)

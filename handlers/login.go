@@ -101,6 +101,9 @@ func (s *Server) takePending(c *echo.Context, relay string) (*session.PendingLog
 		return nil, badRequest("relay_state", errors.New("missing or malformed RelayState"))
 	}
 	pl, err := s.Store.TakePending(c.Request().Context(), relay)
+	if err == nil && pl.Purpose != "" {
+		err = session.ErrNotFound // a pending logout is no login
+	}
 	if errors.Is(err, session.ErrNotFound) {
 		return nil, &pageError{Status: http.StatusBadRequest, Key: "expired", Reason: "pending_login",
 			Err: errors.New("no pending login for RelayState (expired, used or unknown)")}

@@ -57,7 +57,8 @@ type Options struct {
 	PendingTTL   time.Duration
 	SOAPTimeout  time.Duration
 	MaxPostBytes int64
-	HashKey      []byte // keyed hash of national identity numbers in logs
+	HashKey      []byte // keyed hash of national identity numbers in logs; CSRF tokens
+	LoggedOutURL string // where a finished logout goes; empty: our "logged out" page
 }
 
 // Server holds the handlers' dependencies. Everything is a field; nothing is global.
@@ -99,6 +100,9 @@ func (s *Server) Echo() *echo.Echo {
 	e.GET("/saml/acs", s.acsArtifact)
 	e.POST("/saml/acs", s.acsPost)
 	e.GET("/saml/metadata", s.metadata)
+	e.GET("/logout", s.logout)
+	e.POST("/logout", s.logout)
+	e.GET("/saml/slo", s.slo)
 	e.GET("/session", s.sessionJSON)
 	e.GET("/auth", s.forwardAuth)
 	e.GET("/healthz", func(c *echo.Context) error { return c.String(http.StatusOK, "ok\n") })

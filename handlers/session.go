@@ -113,6 +113,7 @@ func (s *Server) index(c *echo.Context) error {
 	data := struct {
 		Identity *identityView
 		Profiles []profileView
+		CSRF     string
 	}{}
 	if sess != nil {
 		id := sess.Identity
@@ -121,6 +122,7 @@ func (s *Server) index(c *echo.Context) error {
 			AuthMethod: id.AuthMethod, IdP: id.IdP, Level: id.Level,
 			Expires: s.expiresAt(sess).Local().Format("2006-01-02 15:04"),
 		}
+		data.CSRF = s.csrfToken(sess.ID)
 	}
 	for _, p := range s.Profiles {
 		data.Profiles = append(data.Profiles, profileView{Label: p.Label, Level: p.MinLevel,

@@ -53,9 +53,15 @@ type PendingLogin struct {
 	Locale         string
 	MinLevel       int
 	ForceAuthn     bool
-	CreatedAt      time.Time
-	ExpiresAt      time.Time
+	// Purpose is "" for a login and PurposeLogout for a logout we started, whose RequestID is
+	// the LogoutRequest ID. A record is only ever consumed by the endpoint of its purpose.
+	Purpose   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
+
+// PurposeLogout marks a pending record as an SP-initiated logout.
+const PurposeLogout = "logout"
 
 // Store is the storage the handlers need. Implementations are safe for concurrent use.
 //

@@ -206,6 +206,7 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now fun
 			CookieName: cfg.Session.CookieName, IdleTimeout: cfg.Session.IdleTimeout,
 			MaxLifetime: cfg.Session.MaxLifetime, PendingTTL: cfg.SAML.PendingTTL,
 			SOAPTimeout: cfg.SAML.SOAPTimeout, MaxPostBytes: cfg.SAML.MaxPostBytes, HashKey: hashKey,
+			LoggedOutURL: cfg.Session.LoggedOutURL,
 		},
 		Store: store, Pages: pages, Log: log, Now: now,
 		Verifier: saml.Verifier{

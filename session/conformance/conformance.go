@@ -342,6 +342,7 @@ func newPending(t *testing.T, clk *Clock) *session.PendingLogin {
 		Locale:         "nn",
 		MinLevel:       4,
 		ForceAuthn:     true,
+		Purpose:        session.PurposeLogout,
 		CreatedAt:      now,
 		ExpiresAt:      now.Add(10 * time.Minute),
 	}

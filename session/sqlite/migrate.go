@@ -49,6 +49,9 @@ var migrations = [][]string{
 		) STRICT`,
 		`CREATE INDEX replay_cache_expires ON replay_cache (expires_at)`,
 	},
+	{ // version 2: pending records also serve SP-initiated logout
+		`ALTER TABLE pending_logins ADD COLUMN purpose TEXT NOT NULL DEFAULT ''`,
+	},
 }
 
 // schemaVersion is the version this code reads and writes.

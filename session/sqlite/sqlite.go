@@ -234,10 +234,10 @@ func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
 	}
 	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
-		                            locale, min_level, force_authn, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		                            locale, min_level, force_authn, purpose, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		session.HashKey(p.Key), p.RequestID, p.IdP, p.Profile, p.ReturnTo, p.BrowserBinding,
-		p.Locale, p.MinLevel, p.ForceAuthn, unixNano(p.CreatedAt), unixNano(p.ExpiresAt))
+		p.Locale, p.MinLevel, p.ForceAuthn, p.Purpose, unixNano(p.CreatedAt), unixNano(p.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: put pending: %w", err)
 	}
@@ -263,10 +263,10 @@ func (s *Store) TakePending(ctx context.Context, key string) (_ *session.Pending
 	err = tx.QueryRowContext(ctx, `
 		DELETE FROM pending_logins WHERE key_hash = ?
 		RETURNING request_id, idp, profile, return_to, browser_binding, locale, min_level,
-		          force_authn, created_at, expires_at`,
+		          force_authn, purpose, created_at, expires_at`,
 		session.HashKey(key)).
 		Scan(&p.RequestID, &p.IdP, &p.Profile, &p.ReturnTo, &p.BrowserBinding, &p.Locale,
-			&p.MinLevel, &p.ForceAuthn, &created, &expires)
+			&p.MinLevel, &p.ForceAuthn, &p.Purpose, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, session.ErrNotFound
 	}

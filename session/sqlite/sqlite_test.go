@@ -142,7 +142,7 @@ func TestRestart(t *testing.T) {
 
 func TestSchemaVersion(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "eidsp.db")
-	for range 2 { // the second Open finds version 1 and applies nothing
+	for range 2 { // the second Open finds the current version and applies nothing
 		s := openTemp(t, path, nil)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
@@ -153,11 +153,11 @@ func TestSchemaVersion(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*), max(version) FROM schema_migrations`).Scan(&versions, &max); err != nil {
 		t.Fatal(err)
 	}
-	if versions != 1 || max != 1 {
-		t.Fatalf("schema_migrations: %d rows, max version %d; want 1 row, version 1", versions, max)
+	if versions != schemaVersion || max != schemaVersion {
+		t.Fatalf("schema_migrations: %d rows, max version %d; want %d", versions, max, schemaVersion)
 	}
 
-	if _, err := db.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (2, 0)`); err != nil {
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, schemaVersion+1); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := Open(path, Options{}); err == nil {
