@@ -361,13 +361,19 @@ func (b *browser) requireNoSession() {
 // persons are the development IdP's test persons.
 var persons = devidp.DefaultPersons()
 
-// requireNoNationalIDInLog asserts that no test person's number was logged.
+// requireNoNationalIDInLog asserts that no test person's number, and no raw SAML XML or
+// encoded SAML message, was logged.
 func (h *harness) requireNoNationalIDInLog() {
 	h.t.Helper()
 	logs := h.logs.String()
 	for _, p := range persons {
 		if strings.Contains(logs, p.NationalID) {
 			h.t.Errorf("the log holds the national identity number of %s", p.Name)
+		}
+	}
+	for _, raw := range []string{"<saml", "<samlp", "<soap", "SAMLResponse=", "SAMLRequest=", "SAMLart="} {
+		if strings.Contains(logs, raw) {
+			h.t.Errorf("the log holds raw SAML (%s)", raw)
 		}
 	}
 }

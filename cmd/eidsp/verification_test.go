@@ -108,6 +108,7 @@ func newWorld(t *testing.T) *world {
 		idpSrv.Close()
 		env.app.store.Close()
 		other.store.Close()
+		(&harness{t: t, logs: logs}).requireNoNationalIDInLog() // both SPs and the IdP
 		if t.Failed() {
 			t.Logf("log:\n%s", logs.String())
 		}
