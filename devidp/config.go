@@ -28,6 +28,7 @@ const (
 	DefaultSessionTTL          = 120 * time.Minute // ID-porten's maximum IdP session
 	DefaultArtifactTTL         = 60 * time.Second
 	DefaultLoginTTL            = 10 * time.Minute
+	DefaultLogoutTTL           = 5 * time.Minute
 	assertionLifetime          = 5 * time.Minute
 )
 
@@ -60,9 +61,12 @@ type Config struct {
 	ArtifactTTL time.Duration
 	// LoginTTL is how long a login page stays usable; default 10 min.
 	LoginTTL time.Duration
-	Now      func() time.Time
-	Rand     io.Reader // default crypto/rand; used behind a lock, so any reader will do
-	Logger   *slog.Logger
+	// LogoutTTL is how long single logout waits for one SP's LogoutResponse before the walk
+	// through the session's SPs is forgotten; default 5 min.
+	LogoutTTL time.Duration
+	Now       func() time.Time
+	Rand      io.Reader // default crypto/rand; used behind a lock, so any reader will do
+	Logger    *slog.Logger
 }
 
 // withDefaults returns cfg with every zero value replaced by its default.
@@ -97,6 +101,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.LoginTTL == 0 {
 		cfg.LoginTTL = DefaultLoginTTL
+	}
+	if cfg.LogoutTTL == 0 {
+		cfg.LogoutTTL = DefaultLogoutTTL
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -165,7 +172,7 @@ func (cfg Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		d    time.Duration
-	}{{"session", cfg.SessionIndexTTL}, {"artifact", cfg.ArtifactTTL}, {"login", cfg.LoginTTL}} {
+	}{{"session", cfg.SessionIndexTTL}, {"artifact", cfg.ArtifactTTL}, {"login", cfg.LoginTTL}, {"logout", cfg.LogoutTTL}} {
 		if d.d < 0 {
 			add("%s lifetime %s is negative", d.name, d.d)
 		}

@@ -14,7 +14,16 @@
 // the IdP (a cookie) answers later requests without the page unless they ask for ForceAuthn or a
 // level or instrument the session cannot give.
 //
-// The pending login, the SSO sessions and the artifacts live in memory; the browser only ever
-// holds random tokens. Clock and randomness come from [Config]; the log never carries a national
+// Single logout (HTTP-Redirect binding, query signatures both ways) follows ID-porten: a signed
+// LogoutRequest from an SP at the SingleLogoutService, or the user at /idp/logout, starts a walk
+// through every other SP of the session. The browser goes to each SP's SingleLogoutService with
+// a signed LogoutRequest for its NameID and the SessionIndex and comes back with its signed
+// LogoutResponse; when the last has answered the session ends, and the SP that asked gets a
+// LogoutResponse (PartialLogout when an SP failed or could not be told) or the user the IdP's
+// logged-out page. A LogoutRequest that names no live session is answered Success at once, so
+// that an SP's logout never breaks.
+//
+// The pending logins, the SSO sessions, the artifacts and the logouts in progress live in
+// memory; the browser only ever holds random tokens. Clock and randomness come from [Config]; the log never carries a national
 // identity number or raw XML.
 package devidp

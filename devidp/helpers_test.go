@@ -30,7 +30,7 @@ import (
 
 // Keys are generated at test time, once per test binary, and never committed.
 var testKeys = sync.OnceValue(func() []*rsa.PrivateKey {
-	ks := make([]*rsa.PrivateKey, 4)
+	ks := make([]*rsa.PrivateKey, 6)
 	for n := range ks {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
@@ -46,6 +46,8 @@ const (
 	keySPSign
 	keySPEnc
 	keyOther
+	keySPB // signing keys of further SPs in the single-logout tests
+	keySPC
 )
 
 var testStart = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
@@ -91,6 +93,7 @@ func (c *clock) Advance(d time.Duration) {
 type testSP struct {
 	entityID                  string
 	acsArtifact, acsPost      string
+	sloLocation, sloResponse  string // Redirect SingleLogoutService; no Location leaves it out
 	signer                    saml.Signer
 	encKey                    *rsa.PrivateKey
 	encCert                   *x509.Certificate
@@ -103,6 +106,8 @@ func newTestSP(t testing.TB, entityID string) *testSP {
 		entityID:    entityID,
 		acsArtifact: entityID + "/saml/acs",
 		acsPost:     entityID + "/saml/acs-post",
+		sloLocation: entityID + "/saml/slo",
+		sloResponse: entityID + "/saml/slo",
 		signer:      saml.Signer{Key: ks[keySPSign], Cert: testCert(t, ks[keySPSign], "sp-signing")},
 		encKey:      ks[keySPEnc],
 		encCert:     testCert(t, ks[keySPEnc], "sp-encryption"),
@@ -129,10 +134,14 @@ func (sp *testSP) metadata() []byte {
 		key("signing", sp.signer.Cert)
 	}
 	key("encryption", sp.encCert)
-	slo := d.CreateElement("md:SingleLogoutService")
-	slo.CreateAttr("Binding", saml.BindingHTTPRedirect)
-	slo.CreateAttr("Location", sp.entityID+"/saml/slo")
-	slo.CreateAttr("ResponseLocation", sp.entityID+"/saml/slo")
+	if sp.sloLocation != "" {
+		slo := d.CreateElement("md:SingleLogoutService")
+		slo.CreateAttr("Binding", saml.BindingHTTPRedirect)
+		slo.CreateAttr("Location", sp.sloLocation)
+		if sp.sloResponse != "" {
+			slo.CreateAttr("ResponseLocation", sp.sloResponse)
+		}
+	}
 	d.CreateElement("md:NameIDFormat").SetText(saml.NameIDFormatTransient)
 	acs := func(b, loc string, idx int) {
 		a := d.CreateElement("md:AssertionConsumerService")

@@ -22,13 +22,14 @@ import (
 type IdP struct {
 	cfg    Config
 	prefix string // path of BaseURL + "/idp"
-	urls   struct{ metadata, sso, login, ars, slo string }
+	urls   struct{ metadata, sso, login, ars, slo, logout string }
 
 	mu        sync.Mutex
 	sps       map[string]*serviceProvider // by entityID
 	pending   map[string]*pendingLogin    // by form token
 	sessions  map[string]*ssoSession      // by cookie value
 	artifacts map[[20]byte]*issuedArtifact
+	walks     map[string]*logoutWalk // by the RelayState of the LogoutRequest out
 }
 
 // serviceProvider is what the IdP knows of one SP, from its metadata only.
@@ -54,6 +55,7 @@ func New(cfg Config) (*IdP, error) {
 		pending:   map[string]*pendingLogin{},
 		sessions:  map[string]*ssoSession{},
 		artifacts: map[[20]byte]*issuedArtifact{},
+		walks:     map[string]*logoutWalk{},
 	}
 	base := cfg.BaseURL + "/idp"
 	i.urls.metadata = base + "/metadata"
@@ -61,6 +63,7 @@ func New(cfg Config) (*IdP, error) {
 	i.urls.login = base + "/sso/login"
 	i.urls.ars = base + "/ars"
 	i.urls.slo = base + "/slo"
+	i.urls.logout = base + "/logout"
 	return i, nil
 }
 
@@ -68,17 +71,17 @@ func New(cfg Config) (*IdP, error) {
 func (i *IdP) EntityID() string { return i.cfg.EntityID }
 
 // Handler serves the IdP endpoints below BaseURL's path: /idp/metadata, /idp/sso (Redirect
-// binding), /idp/sso/login (the login form), /idp/ars (SOAP artifact resolution) and
-// /idp/slo (reserved: single logout is not implemented yet and answers 501).
+// binding), /idp/sso/login (the login form), /idp/ars (SOAP artifact resolution), /idp/slo (the
+// SingleLogoutService, Redirect binding: LogoutRequests from SPs and their LogoutResponses during
+// a logout) and /idp/logout (the user logs out at the IdP itself).
 func (i *IdP) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+i.prefix+"/metadata", i.serveMetadata)
 	mux.HandleFunc("GET "+i.prefix+"/sso", i.serveSSORedirect)
 	mux.HandleFunc("POST "+i.prefix+"/sso/login", i.serveLogin)
 	mux.HandleFunc("POST "+i.prefix+"/ars", i.serveArtifactResolve)
-	mux.HandleFunc(i.prefix+"/slo", func(w http.ResponseWriter, r *http.Request) {
-		i.errorPage(w, r, http.StatusNotImplemented, "Single logout is not implemented in the development IdP yet.")
-	})
+	mux.HandleFunc("GET "+i.prefix+"/slo", i.serveSLO)
+	mux.HandleFunc("GET "+i.prefix+"/logout", i.serveLogout)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// SAML endpoints must not be cached (spec/PROFILE.md §5), nor framed.
 		h := w.Header()
@@ -92,9 +95,11 @@ func (i *IdP) Handler() http.Handler {
 }
 
 // RegisterSP reads an SP's metadata (an md:EntityDescriptor with an SPSSODescriptor) and trusts
-// its signing keys for AuthnRequests and ArtifactResolves, encrypts for its (first) encryption
-// key and answers only at its AssertionConsumerService endpoints. Registering the same entityID
-// again replaces the earlier registration.
+// its signing keys for AuthnRequests, ArtifactResolves and logout messages, encrypts for its
+// (first) encryption key, answers only at its AssertionConsumerService endpoints and sends logout
+// messages only to its SingleLogoutService (Location for requests, ResponseLocation, else
+// Location, for responses). Registering the same entityID again replaces the earlier
+// registration.
 func (i *IdP) RegisterSP(metadata []byte) error {
 	doc, err := saml.ParseUntrusted(metadata, saml.MetadataLimits())
 	if err != nil {
@@ -107,7 +112,7 @@ func (i *IdP) RegisterSP(metadata []byte) error {
 	i.mu.Lock()
 	i.sps[sp.entityID] = sp
 	i.mu.Unlock()
-	i.cfg.Logger.Info("devidp: service provider registered", "sp", sp.entityID, "acs", len(sp.acs))
+	i.cfg.Logger.Info("devidp: service provider registered", "sp", sp.entityID, "acs", len(sp.acs), "slo", len(sp.slo))
 	return nil
 }
 
@@ -164,6 +169,10 @@ func readSPMetadata(ed *etree.Element) (*serviceProvider, error) {
 				continue
 			}
 			if c.Tag == "SingleLogoutService" {
+				if u, err := url.Parse(e.ResponseLocation); e.ResponseLocation != "" && (err != nil || !u.IsAbs()) {
+					errs = append(errs, fmt.Errorf("SingleLogoutService ResponseLocation %q is not an absolute URL", e.ResponseLocation))
+					continue
+				}
 				sp.slo = append(sp.slo, e)
 				continue
 			}

@@ -71,7 +71,8 @@ func TestNewValidates(t *testing.T) {
 			c.KeyTransportAlg = "none"
 			c.Persons = []Person{{NationalID: "31129956715", Name: "Real Person"}, {NationalID: "45678901234", Name: ""}}
 			c.ArtifactTTL = -time.Second
-		}, []string{"base URL", "signer", "InResponseTo", "block encryption", "key transport", "only synthetic", "person #2", "has no name", "artifact lifetime"}},
+			c.LogoutTTL = -time.Second
+		}, []string{"base URL", "signer", "InResponseTo", "block encryption", "key transport", "only synthetic", "person #2", "has no name", "artifact lifetime", "logout lifetime"}},
 		{"fail/cert-key-mismatch", func(c *Config) { c.Signer.Key = ks[keyOther] }, []string{"does not match"}},
 		{"fail/repeated-person", func(c *Config) { p := DefaultPersons()[0]; c.Persons = []Person{p, p} }, []string{"repeated"}},
 	}
@@ -107,7 +108,7 @@ func TestBasePathRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string]int{"/eid/idp/metadata": 200, "/idp/metadata": 404, "/eid/idp/sso": 400, "/eid/idp/slo": 501} {
+	for path, want := range map[string]int{"/eid/idp/metadata": 200, "/idp/metadata": 404, "/eid/idp/sso": 400, "/eid/idp/slo": 400, "/eid/idp/logout": 200} {
 		rec := httptest.NewRecorder()
 		idp.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != want {
@@ -130,6 +131,8 @@ func TestRegisterSP(t *testing.T) {
 		{"fail/not-entitydescriptor", `<x xmlns="urn:oasis:names:tc:SAML:2.0:metadata"/>`, "EntityDescriptor"},
 		{"fail/no-sso-descriptor", `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>`, "SPSSODescriptor"},
 		{"fail/doctype", `<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>`, "doctype"},
+		{"fail/slo-response-location-relative", strings.Replace(string(newTestSP(t, "https://c.example").metadata()),
+			`ResponseLocation="https://c.example/saml/slo"`, `ResponseLocation="/saml/slo"`, 1), "ResponseLocation"},
 		{"fail/no-acs", strings.Replace(strings.Replace(string(newTestSP(t, "https://b.example").metadata()),
 			"HTTP-Artifact", "HTTP-Redirect", 1), "HTTP-POST", "HTTP-Redirect", 1), "no AssertionConsumerService"},
 	}

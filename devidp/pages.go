@@ -45,6 +45,10 @@ var catalogue = map[string]map[string]string{
 		"noscript":     "JavaScript er slått av. Trykk Fortsett for å gå tilbake til tjenesten.",
 		"error_title":  "Innloggingen kan ikke fullføres",
 		"error_detail": "Detaljer for utviklere:",
+		"logout_error": "Utloggingen kan ikke fullføres",
+		"logout_title": "Du er logget ut",
+		"logged_out":   "Du er logget ut av utviklings-IdP-en og av tjenestene du var innlogget på.",
+		"partial":      "Ikke alle tjenestene bekreftet utloggingen. Lukk nettleseren for å være sikker på at du er logget ut overalt.",
 	},
 	"nn": {
 		"title":        "Innlogging (utviklings-IdP)",
@@ -74,6 +78,10 @@ var catalogue = map[string]map[string]string{
 		"noscript":     "JavaScript er slått av. Trykk Hald fram for å gå tilbake til tenesta.",
 		"error_title":  "Innlogginga kan ikkje fullførast",
 		"error_detail": "Detaljar for utviklarar:",
+		"logout_error": "Utlogginga kan ikkje fullførast",
+		"logout_title": "Du er logga ut",
+		"logged_out":   "Du er logga ut av utviklings-IdP-en og av tenestene du var innlogga på.",
+		"partial":      "Ikkje alle tenestene stadfesta utlogginga. Lukk nettlesaren for å vere sikker på at du er logga ut overalt.",
 	},
 	"en": {
 		"title":        "Log in (development IdP)",
@@ -103,6 +111,10 @@ var catalogue = map[string]map[string]string{
 		"noscript":     "JavaScript is off. Press Continue to return to the service.",
 		"error_title":  "The login cannot be completed",
 		"error_detail": "Details for developers:",
+		"logout_error": "The logout cannot be completed",
+		"logout_title": "You are logged out",
+		"logged_out":   "You are logged out of the development IdP and of the services you were logged in to.",
+		"partial":      "Not every service confirmed the logout. Close the browser to be sure you are logged out everywhere.",
 	},
 }
 
@@ -175,9 +187,16 @@ var pages = template.Must(template.New("login").Parse(`<!doctype html>
 {{end}}
 {{define "error"}}<!doctype html>
 <html lang="{{.Lang}}">
-<head><meta charset="utf-8"><title>{{.T.error_title}}</title><style>` + style + `</style></head>
-<body><main><h1>{{.T.error_title}}</h1><p class="dev">{{.T.dev}}</p>
+<head><meta charset="utf-8"><title>{{index .T .Title}}</title><style>` + style + `</style></head>
+<body><main><h1>{{index .T .Title}}</h1><p class="dev">{{.T.dev}}</p>
 <p>{{.T.error_detail}}</p><p class="error">{{.Message}}</p></main></body></html>
+{{end}}
+{{define "logged_out"}}<!doctype html>
+<html lang="{{.Lang}}">
+<head><meta charset="utf-8"><title>{{.T.logout_title}}</title><style>` + style + `</style></head>
+<body><main><h1>{{.T.logout_title}}</h1><p class="dev">{{.T.dev}}</p>
+<p id="logged-out">{{.T.logged_out}}</p>
+{{if .Partial}}<p class="error" id="partial" role="alert">{{.T.partial}}</p>{{end}}</main></body></html>
 {{end}}`))
 
 const autoSubmit = `document.forms[0].submit()`
@@ -234,19 +253,33 @@ func (i *IdP) renderPost(w http.ResponseWriter, a *authnRequest, samlResponse st
 	})
 }
 
-// errorPage shows msg, a fixed sentence for developers (never raw XML or a stack trace).
-func (i *IdP) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+// errorPage shows msg, a fixed sentence for developers (never raw XML or a stack trace), under
+// the translated heading titleKey.
+func (i *IdP) errorPage(w http.ResponseWriter, r *http.Request, status int, titleKey, msg string) {
 	l := requestLocale(r)
-	i.render(w, "error", status, map[string]any{"Lang": l, "T": catalogue[l], "Message": msg})
+	i.render(w, "error", status, map[string]any{"Lang": l, "T": catalogue[l], "Title": titleKey, "Message": msg})
 }
 
-// refuse logs a refused request once and shows the 400 page.
+// refuse logs a refused request once and shows the 400 page; the heading says a login or, on
+// the logout endpoints, a logout failed.
 func (i *IdP) refuse(w http.ResponseWriter, r *http.Request, b *badRequest) {
 	i.cfg.Logger.Warn("devidp: request refused", "path", r.URL.Path, "problem", b.msg, "err", b.err)
-	i.errorPage(w, r, http.StatusBadRequest, b.msg)
+	i.errorPage(w, r, http.StatusBadRequest, i.titleFor(r), b.msg)
 }
 
 func (i *IdP) internalError(w http.ResponseWriter, r *http.Request, err error) {
 	i.cfg.Logger.Error("devidp: internal error", "path", r.URL.Path, "err", err)
-	i.errorPage(w, r, http.StatusInternalServerError, "The development IdP failed; see its log.")
+	i.errorPage(w, r, http.StatusInternalServerError, i.titleFor(r), "The development IdP failed; see its log.")
+}
+
+func (i *IdP) titleFor(r *http.Request) string {
+	if r.URL.Path == i.prefix+"/slo" || r.URL.Path == i.prefix+"/logout" {
+		return "logout_error"
+	}
+	return "error_title"
+}
+
+// renderLoggedOut is the IdP's own page at the end of a logout the user started here.
+func (i *IdP) renderLoggedOut(w http.ResponseWriter, locale string, partial bool) {
+	i.render(w, "logged_out", http.StatusOK, map[string]any{"Lang": locale, "T": catalogue[locale], "Partial": partial})
 }

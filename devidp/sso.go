@@ -109,7 +109,7 @@ type ssoSession struct {
 	sessionIndex string
 	authnInstant time.Time
 	expires      time.Time
-	nameIDs      map[string]string // SP entityID → the transient NameID it was given
+	nameIDs      map[string]string // SP entityID → the transient NameID it was given: the session's participants
 }
 
 // satisfies reports whether the session can answer a without a new login: at least the
@@ -385,15 +385,24 @@ func (i *IdP) login(w http.ResponseWriter, r *http.Request, a *authnRequest, p P
 	s.authnInstant = now
 	i.sessions[s.id] = s
 	i.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{
+	i.setSessionCookie(w, s.id)
+	return i.answerFrom(s, a)
+}
+
+// setSessionCookie sets the SSO session cookie; an empty value expires it.
+func (i *IdP) setSessionCookie(w http.ResponseWriter, value string) {
+	c := &http.Cookie{
 		Name:     sessionCookie,
-		Value:    s.id,
+		Value:    value,
 		Path:     i.prefix,
 		HttpOnly: true,
 		Secure:   strings.HasPrefix(i.cfg.BaseURL, "https:"),
 		SameSite: http.SameSiteLaxMode,
-	})
-	return i.answerFrom(s, a)
+	}
+	if value == "" {
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
 }
 
 // fromSession answers a from the browser's SSO session, or returns nil when it cannot.

@@ -450,10 +450,3 @@ func TestSingleSignOn(t *testing.T) {
 		}
 	})
 }
-
-func TestSingleLogoutReserved(t *testing.T) {
-	e := newEnv(t, nil)
-	if p := e.get(e.base + "/idp/slo"); p.status != http.StatusNotImplemented {
-		t.Fatalf("HTTP %d", p.status)
-	}
-}
