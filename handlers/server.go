@@ -106,6 +106,7 @@ func (s *Server) Echo() *echo.Echo {
 	e.GET("/session", s.sessionJSON)
 	e.GET("/auth", s.forwardAuth)
 	e.GET("/healthz", func(c *echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", s.ready)
 	e.StaticFS("/static", templates.Static())
 	return e
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -41,6 +42,18 @@ func (s *Server) currentSession(c *echo.Context) (*session.Session, error) {
 		sess.LastSeen = now
 	}
 	return sess, nil
+}
+
+// ready: GET /readyz — 200 while the store answers, 503 while it does not (a load balancer
+// takes the instance out; it comes back without a restart).
+func (s *Server) ready(c *echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Log.Warn("not ready", "ref", c.Get(refKey), "err", err)
+		return c.String(http.StatusServiceUnavailable, "store unavailable\n")
+	}
+	return c.String(http.StatusOK, "ok\n")
 }
 
 // expiresAt is when the session ends if the user does nothing more.
