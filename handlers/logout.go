@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
@@ -102,8 +104,8 @@ func (s *Server) loggedOut(c *echo.Context, partial bool) error {
 	return nil
 }
 
-// idpsByEntity returns the configured IdPs with this entityID (two profiles' IdP entries may
-// share one IdP).
+// idpsByEntity returns the configured IdPs with this entityID, ordered by name (two IdP entries
+// may share one IdP, e.g. an ID-porten and an IPS preset for one broker).
 func (s *Server) idpsByEntity(entityID string) []*IdP {
 	var out []*IdP
 	for _, idp := range s.IdPs {
@@ -111,6 +113,7 @@ func (s *Server) idpsByEntity(entityID string) []*IdP {
 			out = append(out, idp)
 		}
 	}
+	slices.SortFunc(out, func(a, b *IdP) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
@@ -140,9 +143,12 @@ func (s *Server) slo(c *echo.Context) error {
 	if len(idps) == 0 {
 		return logoutFailure(&saml.Error{Reason: saml.ReasonIssuer, Err: fmt.Errorf("logout message from unknown issuer")})
 	}
-	pol := idps[0].Policy
-	if err := m.Verify(pol.Descriptor.SigningCerts, pol.Algorithms); err != nil {
-		return logoutFailure(err)
+	// A message that may end the sessions of every entry must satisfy every entry's keys and
+	// algorithm allow-list.
+	for _, idp := range idps {
+		if err := m.Verify(idp.Policy.Descriptor.SigningCerts, idp.Policy.Algorithms); err != nil {
+			return logoutFailure(err)
+		}
 	}
 	chk := saml.LogoutCheck{Issuer: issuer, Destination: s.sloURL(), Now: s.Now(), Skew: s.Verifier.Skew,
 		MaxAge: s.Verifier.MaxAge, Limits: s.Verifier.Limits}
@@ -224,7 +230,7 @@ func (s *Server) sloResponse(c *echo.Context, m *saml.RedirectMessage, chk saml.
 	}
 	pl, err := s.Store.TakePending(c.Request().Context(), m.RelayState)
 	if errors.Is(err, session.ErrNotFound) {
-		return &pageError{Status: http.StatusBadRequest, Key: "expired", Reason: "pending_logout",
+		return &pageError{Status: http.StatusBadRequest, Key: "logout", Reason: "pending_logout",
 			Err: errors.New("LogoutResponse we did not ask for (or expired)")}
 	}
 	if err != nil {
