@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the independent tools the tests use: xmllint (schemas), xmlsec1 (XML signatures and
-# encryption), openssl (Redirect signatures), pysaml2 (an IdP we did not write), redis-server
+# encryption), openssl (Redirect signatures), pysaml2 (an IdP we did not write), python3-saml (a second SP for
+# the attack differential), redis-server
 # (the shared session store).
 # Debian/Ubuntu only; idempotent; runs apt-get only when something is missing.
 set -euo pipefail
@@ -10,6 +11,7 @@ command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 /usr/bin/python3 -c 'import saml2' >/dev/null 2>&1 || need+=(python3-pysaml2)
+/usr/bin/python3 -c 'import onelogin.saml2' >/dev/null 2>&1 || need+=(python3-onelogin-saml2)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 
 if [ ${#need[@]} -eq 0 ]; then
