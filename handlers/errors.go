@@ -98,6 +98,18 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// maxFormBytes caps every request body except the ACS's, which has its own configured limit.
+const maxFormBytes = 16 << 10
+
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		if r := c.Request(); r.Body != nil && r.URL.Path != "/saml/acs" {
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, maxFormBytes)
+		}
+		return next(c)
+	}
+}
+
 // recoverPanic turns a panic in a handler into an internal error page; the process goes on.
 func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) (err error) {

@@ -94,7 +94,7 @@ func (s *Server) Echo() *echo.Echo {
 	e := echo.New()
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(s.reference, s.securityHeaders)
-	e.Use(s.recoverPanic)
+	e.Use(s.recoverPanic, s.limitBody)
 	e.GET("/", s.index)
 	e.GET("/login", s.login)
 	e.GET("/saml/acs", s.acsArtifact)
