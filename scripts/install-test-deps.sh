@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the independent tools the tests use: xmllint (schemas), xmlsec1 (XML signatures and
 # encryption), openssl (Redirect signatures), pysaml2 (an IdP we did not write), python3-saml (a second SP for
-# the attack differential), redis-server
-# (the shared session store).
+# the attack differential), redis-server (the shared session store), nginx (forward-auth in
+# front of a portal), chromium (the pages in a real browser).
 # Debian/Ubuntu only; idempotent; runs apt-get only when something is missing.
 set -euo pipefail
 
@@ -13,6 +13,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 /usr/bin/python3 -c 'import saml2' >/dev/null 2>&1 || need+=(python3-pysaml2)
 /usr/bin/python3 -c 'import onelogin.saml2' >/dev/null 2>&1 || need+=(python3-onelogin-saml2)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"
