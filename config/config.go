@@ -34,10 +34,22 @@ type Config struct {
 	UI UIConfig `yaml:"ui"`
 }
 
-// StoreConfig selects the session store.
+// StoreConfig selects the session store: SQLite (embedded, one host) or Redis (shared by many
+// instances behind a load balancer).
 type StoreConfig struct {
-	Driver string `yaml:"driver"` // sqlite
-	Path   string `yaml:"path"`   // sqlite file; default DataDir/eidsp.db
+	Driver string      `yaml:"driver"` // sqlite (default) or redis
+	Path   string      `yaml:"path"`   // sqlite file; default DataDir/eidsp.db
+	Redis  RedisConfig `yaml:"redis"`
+}
+
+// RedisConfig reaches the shared Redis. The password is a file path, never inline.
+type RedisConfig struct {
+	Addr         string `yaml:"addr"` // host:port
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	DB           int    `yaml:"db"`
+	TLS          bool   `yaml:"tls"`
+	KeyPrefix    string `yaml:"key_prefix"` // default "eidsp:"
 }
 
 // SPConfig is our own identity towards IdPs. Keys are file paths, never inline.
@@ -243,8 +255,14 @@ func (c *Config) Validate() error {
 	} else if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		add("base_url %q must use https (http only for localhost)", c.BaseURL)
 	}
-	if c.Store.Driver != "sqlite" {
-		add("store.driver %q is not supported (sqlite)", c.Store.Driver)
+	switch c.Store.Driver {
+	case "sqlite":
+	case "redis":
+		if _, _, err := net.SplitHostPort(c.Store.Redis.Addr); err != nil {
+			add("store.redis.addr %q must be host:port", c.Store.Redis.Addr)
+		}
+	default:
+		add("store.driver %q must be sqlite or redis", c.Store.Driver)
 	}
 	if c.SP.CertFile == "" || c.SP.KeyFile == "" {
 		add("sp.cert_file and sp.key_file are required (eidsp keygen makes a pair for test environments)")

@@ -4,15 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/eidsp/eidsp/certs"
@@ -22,6 +25,7 @@ import (
 	"github.com/eidsp/eidsp/metadata"
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
+	"github.com/eidsp/eidsp/session/redis"
 	"github.com/eidsp/eidsp/session/sqlite"
 	"github.com/eidsp/eidsp/templates"
 )
@@ -120,6 +124,27 @@ func loadHashKey(path string) ([]byte, error) {
 	return b, os.WriteFile(path, b, 0o600)
 }
 
+// openStore opens the configured session store.
+func openStore(ctx context.Context, cfg *config.Config, now func() time.Time) (session.Store, error) {
+	if cfg.Store.Driver != "redis" {
+		return sqlite.Open(cfg.Store.Path, sqlite.Options{Now: now})
+	}
+	r := cfg.Store.Redis
+	opt := redis.Options{Addr: r.Addr, Username: r.Username, DB: r.DB, KeyPrefix: r.KeyPrefix, Now: now}
+	if r.PasswordFile != "" {
+		pw, err := os.ReadFile(r.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis password: %w", err)
+		}
+		opt.Password = strings.TrimRight(string(pw), "\r\n")
+	}
+	if r.TLS {
+		host, _, _ := net.SplitHostPort(r.Addr)
+		opt.TLS = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	}
+	return redis.Open(ctx, opt)
+}
+
 // buildApp wires a service provider from a validated configuration.
 func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*app, error) {
 	kp, err := certs.LoadKeyPair(cfg.SP.CertFile, cfg.SP.KeyFile)
@@ -191,7 +216,7 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now fun
 	if err != nil {
 		return nil, fmt.Errorf("SP metadata: %w", err)
 	}
-	store, err := sqlite.Open(cfg.Store.Path, sqlite.Options{Now: now})
+	store, err := openStore(ctx, cfg, now)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

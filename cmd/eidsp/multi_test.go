@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/eidsp/eidsp/certs"
+	"github.com/eidsp/eidsp/config"
+	"github.com/eidsp/eidsp/devidp"
+	"github.com/eidsp/eidsp/saml"
+)
+
+// The multi-instance test runs two eidsp processes (the test binary re-executed as eidsp, see
+// TestMain) on one real redis-server, behind a test load balancer that the test points at one
+// instance or the other for each request, and a development IdP.
+
+func requireBinary(t *testing.T, path string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing; make test installs it", path)
+		}
+		t.Skipf("%s missing; make test installs it", path)
+	}
+	return path
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// redisProc is a redis-server with append-only persistence, restartable on the same port.
+type redisProc struct {
+	t    *testing.T
+	addr string
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startRedisProc(t *testing.T) *redisProc {
+	r := &redisProc{t: t, addr: freeAddr(t), dir: t.TempDir()}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *redisProc) start() {
+	r.t.Helper()
+	_, port, _ := net.SplitHostPort(r.addr)
+	r.cmd = exec.Command(requireBinary(r.t, "/usr/bin/redis-server"), "--port", port, "--bind", "127.0.0.1",
+		"--dir", r.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	for range 100 {
+		if c, err := net.Dial("tcp", r.addr); err == nil {
+			fmt.Fprint(c, "PING\r\n")
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if strings.HasPrefix(line, "+PONG") {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.t.Fatal("redis-server did not come up")
+}
+
+// kill stops the server the hard way (SIGKILL), as a crash would.
+func (r *redisProc) stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// eidspProc is one `eidsp serve` process.
+type eidspProc struct {
+	addr string
+	cmd  *exec.Cmd
+}
+
+func startEidsp(t *testing.T, cfgFile, addr string) *eidspProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "-config", cfgFile)
+	cmd.Env = append(os.Environ(), "EIDSP_TEST_RUN_MAIN=1", "EIDSP_LISTEN="+addr)
+	logFile, err := os.Create(cfgFile + "." + strings.ReplaceAll(addr, ":", "_") + ".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &eidspProc{addr: addr, cmd: cmd}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		logFile.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile.Name())
+			t.Logf("eidsp %s log:\n%s", addr, b)
+		}
+	})
+	for range 200 {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return p
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("eidsp on %s did not come up", addr)
+	return nil
+}
+
+func TestMultiInstanceOnRedis(t *testing.T) {
+	rds := startRedisProc(t)
+	dir := t.TempDir()
+	devKeysInto(t, dir)
+
+	// The load balancer: one public origin, requests go to whichever instance `target` names.
+	var target atomic.Value
+	lbLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := &http.Server{Handler: &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		u, _ := url.Parse("http://" + target.Load().(string))
+		r.SetURL(u)
+		r.Out.Host = r.In.Host
+	}}}
+	go lb.Serve(lbLn)
+	t.Cleanup(func() { lb.Close() })
+	base := fmt.Sprintf("http://localhost:%d", lbLn.Addr().(*net.TCPAddr).Port)
+
+	// The development IdP, in this process.
+	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idpKP, err := certs.LoadKeyPair(filepath.Join(dir, "devidp.crt"), filepath.Join(dir, "devidp.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp, err := devidp.New(devidp.Config{BaseURL: baseURL(idpLn), Signer: saml.Signer{Key: idpKP.Key, Cert: idpKP.Cert},
+		InstrumentNamespace: config.DefaultInstrumentNamespace, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idpSrv := &http.Server{Handler: idp.Handler()}
+	go idpSrv.Serve(idpLn)
+	t.Cleanup(func() { idpSrv.Close() })
+	meta, err := idp.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metaFile := filepath.Join(dir, "devidp-metadata.xml")
+	if err := os.WriteFile(metaFile, meta, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// One configuration for both instances: same base URL, keys and Redis.
+	cfg := config.Dev(dir, "", base, metaFile)
+	cfg.Store = config.StoreConfig{Driver: "redis", Redis: config.RedisConfig{Addr: rds.addr}}
+	cfg.Log.Format = "json"
+	cfgYAML, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "eidsp.yaml")
+	if err := os.WriteFile(cfgFile, cfgYAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startEidsp(t, cfgFile, freeAddr(t))
+	b := startEidsp(t, cfgFile, freeAddr(t))
+	spMeta, err := http.Get("http://" + a.addr + "/saml/metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spMetaXML := readAll(t, spMeta)
+	if err := idp.RegisterSP(spMetaXML); err != nil {
+		t.Fatal(err)
+	}
+
+	w := &world{t: t, idpURL: baseURL(idpLn)}
+	u := w.user()
+	via := func(p *eidspProc) { target.Store(p.addr) }
+
+	// The login starts on A; the artifact lands on B, which finds A's pending login in Redis.
+	via(a)
+	hops := u.follow(base + "/login?profile=buypass-mobile&return_to=%2Fcases")
+	idpPage := hops[len(hops)-1]
+	form := url.Values{"token": {first(reToken, idpPage.body)}, "person": {kari}, "method": {"ips:OTP1PKI"},
+		"password": {"x"}, "otp": {first(reOTP, idpPage.body)}}
+	h := u.post(first(reAction, idpPage.body), form)
+	acs := h.loc
+	if !strings.HasPrefix(acs, base+"/saml/acs?") {
+		t.Fatalf("IdP sent the browser to %q", acs)
+	}
+	via(b)
+	if h := u.get(acs); h.status != http.StatusSeeOther || h.loc != base+"/cases" {
+		t.Fatalf("ACS on B: %d %s\n%s", h.status, h.loc, h.body)
+	}
+	// A sees the session B made.
+	via(a)
+	if m := u.session(base); m == nil || m["national_id"] != kari || m["instrument"] != "ips:OTP1PKI" {
+		t.Fatalf("A does not see B's session: %v", m)
+	}
+	// A replay on A of what B accepted: refused (pending login and artifact are spent in Redis).
+	if h := u.get(acs); h.status < 400 {
+		t.Fatalf("replayed ACS on A: %d", h.status)
+	}
+	// The session survives a Redis crash (AOF, fsync always); /readyz reports the outage and
+	// recovers without restarting eidsp.
+	rds.stop()
+	if h := u.get("http://" + a.addr + "/readyz"); h.status != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with Redis down: %d", h.status)
+	}
+	rds.start()
+	if h := u.get("http://" + a.addr + "/readyz"); h.status != http.StatusOK {
+		t.Fatalf("/readyz after Redis came back: %d", h.status)
+	}
+	via(b)
+	if m := u.session(base); m == nil || m["national_id"] != kari {
+		t.Fatalf("session lost across the Redis restart: %v", m)
+	}
+	// Logout on B ends the session A sees.
+	hops = u.follow(base + "/logout")
+	if last := hops[len(hops)-1]; last.status != http.StatusOK {
+		t.Fatalf("logout on B ended with %d at %s", last.status, last.url)
+	}
+	via(a)
+	if m := u.session(base); m != nil {
+		t.Fatalf("A still sees a session after logout on B: %v", m)
+	}
+}
+
+func readAll(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := bufio.NewReader(resp.Body).WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(b.String())
+}
