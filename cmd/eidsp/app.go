@@ -28,6 +28,7 @@ import (
 	"github.com/eidsp/eidsp/session/redis"
 	"github.com/eidsp/eidsp/session/sqlite"
 	"github.com/eidsp/eidsp/templates"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // app is a wired service provider.
@@ -145,6 +146,13 @@ func openStore(ctx context.Context, cfg *config.Config, now func() time.Time) (s
 	return redis.Open(ctx, opt)
 }
 
+// redisLog sends go-redis's own messages (dial failures, retries) through our one logger.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}
+
 // buildApp wires a service provider from a validated configuration.
 func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*app, error) {
 	kp, err := certs.LoadKeyPair(cfg.SP.CertFile, cfg.SP.KeyFile)
@@ -215,6 +223,9 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now fun
 	spMeta, err := sp.Build()
 	if err != nil {
 		return nil, fmt.Errorf("SP metadata: %w", err)
+	}
+	if cfg.Store.Driver == "redis" {
+		goredis.SetLogger(redisLog{log})
 	}
 	store, err := openStore(ctx, cfg, now)
 	if err != nil {

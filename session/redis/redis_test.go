@@ -1,0 +1,666 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/eidsp/eidsp/identity"
+	"github.com/eidsp/eidsp/session"
+	"github.com/eidsp/eidsp/session/conformance"
+)
+
+var prefixes atomic.Int64
+
+// freshPrefix gives each store of the shared server its own key space.
+func freshPrefix() string { return fmt.Sprintf("eidsp-test-%d:", prefixes.Add(1)) }
+
+// newStore opens a store on the shared server unless opt names another address, and closes
+// it when the test ends.
+func newStore(t *testing.T, opt Options) *Store {
+	t.Helper()
+	needRedis(t)
+	if opt.Addr == "" {
+		opt.Addr = shared.addr()
+	}
+	s, err := Open(context.Background(), opt)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// rawClient looks at what the store wrote, in database db of the shared server, which it
+// empties first.
+func rawClient(t *testing.T, db int) *goredis.Client {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: shared.addr(), DB: db})
+	t.Cleanup(func() { c.Close() })
+	if err := c.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestConformance(t *testing.T) {
+	needRedis(t)
+	conformance.Run(t, func(t *testing.T, now func() time.Time) session.Store {
+		s, err := Open(context.Background(), Options{Addr: shared.addr(), KeyPrefix: freshPrefix(), Now: now})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+func newID(t *testing.T) string {
+	t.Helper()
+	id, err := session.NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func testSession(t *testing.T, now time.Time, idp, nameID, index string) *session.Session {
+	t.Helper()
+	return sessionWithID(newID(t), now, idp, nameID, index)
+}
+
+func sessionWithID(id string, now time.Time, idp, nameID, index string) *session.Session {
+	return &session.Session{
+		ID: id,
+		Identity: identity.Identity{
+			NationalID: "12345678901", Kind: identity.KindFNR, Level: 4, IdP: idp,
+			SessionIndex: index, NameID: nameID, NameIDFormat: "transient",
+		},
+		Profile:   "idporten",
+		CreatedAt: now,
+		LastSeen:  now,
+		ExpiresAt: now.Add(8 * time.Hour),
+	}
+}
+
+func testPending(t *testing.T, now time.Time) *session.PendingLogin {
+	t.Helper()
+	return &session.PendingLogin{
+		Key: newID(t), RequestID: "_" + newID(t), IdP: "idporten", ReturnTo: "/cases",
+		CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute),
+	}
+}
+
+// dump returns every key of the database with its members, fields and values.
+func dump(t *testing.T, c *goredis.Client) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string][]string{}
+	iter := c.Scan(ctx, 0, "*", 100).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		typ, err := c.Type(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch typ {
+		case "string":
+			v, err := c.Get(ctx, key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[key] = []string{v}
+		case "hash":
+			m, err := c.HGetAll(ctx, key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for f, v := range m {
+				out[key] = append(out[key], f, v)
+			}
+		case "set":
+			m, err := c.SMembers(ctx, key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[key] = m
+		default:
+			t.Fatalf("key %s has type %s, which the store never writes", key, typ)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRawIDsNotStored(t *testing.T) {
+	needRedis(t)
+	const db = 1
+	c := rawClient(t, db)
+	clk := conformance.NewClock(time.Now())
+	s := newStore(t, Options{DB: db, Now: clk.Now})
+	ctx := context.Background()
+
+	sess := testSession(t, clk.Now(), "idporten", "nameid-"+newID(t), "idx-1")
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchSession(ctx, sess.ID, clk.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	pend := testPending(t, clk.Now())
+	if err := s.PutPending(ctx, pend); err != nil {
+		t.Fatal(err)
+	}
+	assertionID := "_assertion-" + newID(t)
+	if err := s.Claim(ctx, assertionID, clk.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	all := dump(t, c)
+	for _, key := range []string{
+		DefaultKeyPrefix + "session:" + session.HashKey(sess.ID),
+		DefaultKeyPrefix + "pending:" + session.HashKey(pend.Key),
+		DefaultKeyPrefix + "claim:" + session.HashKey(assertionID),
+	} {
+		if _, ok := all[key]; !ok {
+			t.Errorf("no key %s; keys: %v", key, keysOf(all))
+		}
+	}
+	sawNameID := false
+	for key, vals := range all {
+		for _, text := range append([]string{key}, vals...) {
+			for what, raw := range map[string]string{
+				"session ID": sess.ID, "RelayState": pend.Key, "claim key": assertionID,
+			} {
+				if strings.Contains(text, raw) {
+					t.Errorf("key %s holds the raw %s: %q", key, what, text)
+				}
+			}
+			sawNameID = sawNameID || strings.Contains(text, sess.Identity.NameID)
+		}
+	}
+	if !sawNameID {
+		t.Error("sanity check: the NameID is nowhere either; did dump read the values?")
+	}
+}
+
+func keysOf(m map[string][]string) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// After a full round of operations every key left has a TTL, the index set outlives every
+// session it lists, and a session's TTL ends at its ExpiresAt.
+func TestEveryKeyExpires(t *testing.T) {
+	needRedis(t)
+	const db = 2
+	c := rawClient(t, db)
+	clk := conformance.NewClock(time.Now())
+	s := newStore(t, Options{DB: db, Now: clk.Now})
+	ctx := context.Background()
+	now := clk.Now()
+
+	short := testSession(t, now, "idporten", "alice", "idx-1")
+	short.ExpiresAt = now.Add(time.Hour)
+	long := testSession(t, now, "idporten", "alice", "idx-2")
+	gone := testSession(t, now, "idporten", "alice", "idx-3")
+	deleted := testSession(t, now, "buypass", "bob", "idx-1")
+	for _, sess := range []*session.Session{long, short, gone, deleted} { // longest first
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.TouchSession(ctx, long.ID, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteSessionsBySessionIndex(ctx, "idporten", "alice", "idx-3"); err != nil || n != 1 {
+		t.Fatalf("DeleteSessionsBySessionIndex = %d, %v; want 1", n, err)
+	}
+	if err := s.DeleteSession(ctx, deleted.ID); err != nil {
+		t.Fatal(err)
+	}
+	kept, taken := testPending(t, now), testPending(t, now)
+	for _, p := range []*session.PendingLogin{kept, taken} {
+		if err := s.PutPending(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.TakePending(ctx, taken.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Claim(ctx, "once", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Claim(ctx, "twice", now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Second)
+	if err := s.Claim(ctx, "twice", clk.Now().Add(time.Minute)); err != nil { // re-claim after until
+		t.Fatal(err)
+	}
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	all := dump(t, c)
+	if len(all) == 0 {
+		t.Fatal("no keys at all")
+	}
+	ttls := map[string]time.Duration{}
+	for key := range all {
+		ttl, err := c.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl <= 0 {
+			t.Errorf("key %s: PTTL %v, want a TTL", key, ttl)
+		}
+		ttls[key] = ttl
+	}
+	sessionKey := func(sess *session.Session) string { return DefaultKeyPrefix + "session:" + session.HashKey(sess.ID) }
+	userKey := s.userKey("idporten", "alice")
+	for _, sess := range []*session.Session{short, long} {
+		ttl, ok := ttls[sessionKey(sess)]
+		if !ok {
+			t.Fatalf("session %s missing", sess.Profile)
+		}
+		// The store's clock stood still since the session was created, so Redis's TTL ends a
+		// little after ExpiresAt (by the time the test has run), never before it.
+		if want := time.Until(sess.ExpiresAt); ttl > want+10*time.Second || ttl < want-time.Minute {
+			t.Errorf("session TTL %v, want about %v (until ExpiresAt)", ttl, want)
+		}
+		if ttls[userKey] < ttl {
+			t.Errorf("index set TTL %v is shorter than a listed session's %v", ttls[userKey], ttl)
+		}
+	}
+	for _, key := range []string{sessionKey(gone), sessionKey(deleted), DefaultKeyPrefix + "pending:" + session.HashKey(taken.Key)} {
+		if _, ok := all[key]; ok {
+			t.Errorf("key %s still there", key)
+		}
+	}
+	// Sweep dropped the index members whose session is gone, and the set of bob, who has no
+	// sessions left.
+	if members := all[userKey]; len(members) != 2 {
+		t.Errorf("alice's index set = %v, want 2 members", members)
+	}
+	if _, ok := all[s.userKey("buypass", "bob")]; ok {
+		t.Error("bob's index set survived Sweep with no sessions")
+	}
+}
+
+// Two instances behind a load balancer share everything through Redis.
+func TestTwoInstances(t *testing.T) {
+	needRedis(t)
+	clk := conformance.NewClock(time.Now())
+	prefix := freshPrefix()
+	a := newStore(t, Options{KeyPrefix: prefix, Now: clk.Now})
+	b := newStore(t, Options{KeyPrefix: prefix, Now: clk.Now})
+	other := newStore(t, Options{KeyPrefix: freshPrefix(), Now: clk.Now})
+	ctx := context.Background()
+
+	sess := testSession(t, clk.Now(), "idporten", "alice", "idx-1")
+	if err := a.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.GetSession(ctx, sess.ID)
+	if err != nil {
+		t.Fatalf("B GetSession: %v", err)
+	}
+	if got.Identity != sess.Identity {
+		t.Errorf("B sees identity %+v, want %+v", got.Identity, sess.Identity)
+	}
+	if _, err := other.GetSession(ctx, sess.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("store with another prefix: GetSession err = %v, want ErrNotFound", err)
+	}
+	later := clk.Now().Add(time.Minute)
+	if err := b.TouchSession(ctx, sess.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.GetSession(ctx, sess.ID); err != nil || !got.LastSeen.Equal(later) {
+		t.Errorf("A after B's touch: LastSeen %v, %v; want %v", got.LastSeen, err, later)
+	}
+
+	if err := a.Claim(ctx, "assertion", clk.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Claim(ctx, "assertion", clk.Now().Add(time.Hour)); !errors.Is(err, session.ErrReplay) {
+		t.Errorf("B Claim of A's key: err = %v, want ErrReplay", err)
+	}
+
+	p := testPending(t, clk.Now())
+	if err := a.PutPending(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.TakePending(ctx, p.Key); err != nil || got.RequestID != p.RequestID {
+		t.Errorf("B TakePending = %+v, %v", got, err)
+	}
+	if _, err := a.TakePending(ctx, p.Key); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("A TakePending after B took it: err = %v, want ErrNotFound", err)
+	}
+
+	// Both instances race for one key: exactly one wins.
+	var won atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 20 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			switch err := s.Claim(ctx, "raced", clk.Now().Add(time.Hour)); {
+			case err == nil:
+				won.Add(1)
+			case !errors.Is(err, session.ErrReplay):
+				t.Errorf("Claim: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Errorf("claims won across two instances: %d, want 1", won.Load())
+	}
+
+	if n, err := b.DeleteSessionsBySessionIndex(ctx, "idporten", "alice", "idx-1"); err != nil || n != 1 {
+		t.Errorf("B DeleteSessionsBySessionIndex = %d, %v; want 1", n, err)
+	}
+	if _, err := a.GetSession(ctx, sess.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("A GetSession after B's logout: err = %v, want ErrNotFound", err)
+	}
+}
+
+// Times keep nanosecond precision through the Lua comparisons, where Unix nanoseconds as Lua
+// numbers (doubles) would round to 256ns.
+func TestNanosecondPrecision(t *testing.T) {
+	needRedis(t)
+	clk := conformance.NewClock(time.Date(2026, 3, 14, 9, 26, 53, 589_123_456, time.UTC))
+	s := newStore(t, Options{KeyPrefix: freshPrefix(), Now: clk.Now})
+	ctx := context.Background()
+
+	// Ends 1ns after an hour; Redis's TTL is whole milliseconds and keeps the records meanwhile.
+	end := clk.Now().Add(time.Hour + time.Nanosecond)
+	if err := s.Claim(ctx, "ns", end); err != nil {
+		t.Fatal(err)
+	}
+	sess := testSession(t, clk.Now(), "idporten", "alice", "idx")
+	sess.ExpiresAt = end
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetSession(ctx, sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.CreatedAt.Equal(sess.CreatedAt) || !got.ExpiresAt.Equal(sess.ExpiresAt) {
+		t.Errorf("times = %v, %v; want %v, %v", got.CreatedAt, got.ExpiresAt, sess.CreatedAt, sess.ExpiresAt)
+	}
+	// Touches 1ns apart: the later one counts, the earlier one does not move LastSeen back.
+	if err := s.TouchSession(ctx, sess.ID, sess.LastSeen.Add(2*time.Nanosecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchSession(ctx, sess.ID, sess.LastSeen.Add(time.Nanosecond)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetSession(ctx, sess.ID); err != nil || !got.LastSeen.Equal(sess.LastSeen.Add(2*time.Nanosecond)) {
+		t.Errorf("LastSeen = %v, %v; want %v", got.LastSeen, err, sess.LastSeen.Add(2*time.Nanosecond))
+	}
+
+	clk.Advance(time.Hour) // 1ns before the end
+	if err := s.Claim(ctx, "ns", clk.Now().Add(time.Minute)); !errors.Is(err, session.ErrReplay) {
+		t.Errorf("Claim 1ns before until: err = %v, want ErrReplay", err)
+	}
+	if err := s.TouchSession(ctx, sess.ID, clk.Now()); err != nil {
+		t.Errorf("TouchSession 1ns before ExpiresAt: %v", err)
+	}
+	clk.Advance(time.Nanosecond)
+	if err := s.Claim(ctx, "ns", clk.Now().Add(time.Minute)); err != nil {
+		t.Errorf("Claim at until: %v", err)
+	}
+	if err := s.TouchSession(ctx, sess.ID, clk.Now()); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("TouchSession at ExpiresAt: err = %v, want ErrNotFound", err)
+	}
+}
+
+// Ping reports an outage and recovers when Redis comes back, with the same Store.
+func TestPingAcrossRestart(t *testing.T) {
+	srv := ownRedis(t)
+	s := newStore(t, Options{Addr: srv.addr(), DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+
+	srv.kill()
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.Ping(pingCtx); err == nil {
+		t.Fatal("Ping with the server stopped: no error")
+	}
+
+	if err := srv.restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.Ping(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ping 10s after the restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestOpenFails(t *testing.T) {
+	needRedis(t)
+	if _, err := Open(context.Background(), Options{}); err == nil {
+		t.Error("Open without an address: no error")
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if s, err := Open(ctx, Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)}); err == nil {
+		s.Close()
+		t.Error("Open of a port nobody listens on: no error")
+	}
+	if s, err := Open(ctx, Options{Addr: shared.addr(), Username: "nobody", Password: "wrong"}); err == nil {
+		s.Close()
+		t.Error("Open as a user the server does not have: no error")
+	}
+}
+
+// With appendonly and appendfsync always, everything Redis acknowledged survives SIGKILL of
+// Redis: a writer reports each session and claim once both are acknowledged, the server is
+// killed in the middle of the stream, and after a restart from the same directory every
+// reported record is there.
+func TestDurableAfterSIGKILL(t *testing.T) {
+	srv := ownRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	clk := conformance.NewClock(time.Now())
+	s := newStore(t, Options{Addr: srv.addr(), Now: clk.Now, DialTimeout: time.Second})
+	ctx := context.Background()
+
+	p := testPending(t, clk.Now())
+	if err := s.PutPending(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	acked := make(chan string)
+	go func() {
+		defer close(acked)
+		for i := 0; ; i++ {
+			id, err := session.NewID()
+			if err != nil {
+				return
+			}
+			sess := sessionWithID(id, clk.Now(), "idporten", fmt.Sprintf("user-%d", i), "idx")
+			if s.CreateSession(ctx, sess) != nil || s.Claim(ctx, "claim-"+sess.ID, clk.Now().Add(time.Hour)) != nil {
+				return // the server is gone
+			}
+			acked <- sess.ID
+		}
+	}()
+	var ids []string
+	for id := range acked {
+		ids = append(ids, id)
+		if len(ids) == 50 {
+			srv.kill() // the writer is mid-request
+		}
+	}
+	if len(ids) < 50 {
+		t.Fatalf("writer stopped after %d records, before the kill", len(ids))
+	}
+
+	if err := srv.restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Ping(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("store did not reconnect after the restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i, id := range ids {
+		got, err := s.GetSession(ctx, id)
+		if err != nil {
+			t.Errorf("session %d acknowledged before SIGKILL: %v", i, err)
+		} else if got.Identity.NameID != fmt.Sprintf("user-%d", i) {
+			t.Errorf("session %d: NameID %q", i, got.Identity.NameID)
+		}
+		if err := s.Claim(ctx, "claim-"+id, clk.Now().Add(time.Hour)); !errors.Is(err, session.ErrReplay) {
+			t.Errorf("claim %d acknowledged before SIGKILL: err = %v, want ErrReplay", i, err)
+		}
+	}
+	if got, err := s.TakePending(ctx, p.Key); err != nil || got.RequestID != p.RequestID {
+		t.Errorf("TakePending after SIGKILL = %+v, %v", got, err)
+	}
+	// The TTLs survived too: Redis logs them as absolute times.
+	if n, err := s.DeleteSessionsBySessionIndex(ctx, "idporten", "user-0", ""); err != nil || n != 1 {
+		t.Errorf("DeleteSessionsBySessionIndex after SIGKILL = %d, %v; want 1", n, err)
+	}
+}
+
+// Many goroutines doing whole logins while Sweep runs: for the race detector, and to see that
+// nothing errs under contention.
+func TestConcurrentUse(t *testing.T) {
+	needRedis(t)
+	clk := conformance.NewClock(time.Now())
+	s := newStore(t, Options{KeyPrefix: freshPrefix(), Now: clk.Now})
+	ctx := context.Background()
+	const workers, rounds = 16, 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for r := range rounds {
+				if err := useOnce(ctx, s, clk, fmt.Sprintf("%d-%d", w, r)); err != nil {
+					t.Errorf("worker %d round %d: %v", w, r, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range rounds {
+			if err := s.Sweep(ctx); err != nil {
+				t.Errorf("Sweep: %v", err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+}
+
+// useOnce is one login, one request and one IdP-initiated logout in miniature.
+func useOnce(ctx context.Context, s *Store, clk *conformance.Clock, tag string) error {
+	now := clk.Now()
+	p := &session.PendingLogin{Key: "relay-" + tag, RequestID: "_" + tag, ExpiresAt: now.Add(time.Minute)}
+	if err := s.PutPending(ctx, p); err != nil {
+		return err
+	}
+	if _, err := s.TakePending(ctx, p.Key); err != nil {
+		return fmt.Errorf("take: %w", err)
+	}
+	if err := s.Claim(ctx, "assertion-"+tag, now.Add(time.Minute)); err != nil {
+		return fmt.Errorf("claim: %w", err)
+	}
+	id, err := session.NewID()
+	if err != nil {
+		return err
+	}
+	sess := &session.Session{ID: id, Identity: identity.Identity{IdP: "idporten", NameID: "shared-user", SessionIndex: tag}, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		return err
+	}
+	if _, err := s.GetSession(ctx, id); err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	if err := s.TouchSession(ctx, id, now); err != nil {
+		return fmt.Errorf("touch: %w", err)
+	}
+	if err := s.Claim(ctx, "assertion-"+tag, now.Add(time.Minute)); !errors.Is(err, session.ErrReplay) {
+		return fmt.Errorf("second claim: err = %v, want ErrReplay", err)
+	}
+	if n, err := s.DeleteSessionsBySessionIndex(ctx, "idporten", "shared-user", tag); err != nil || n != 1 {
+		return fmt.Errorf("logout: %d, %v; want 1", n, err)
+	}
+	return nil
+}
+
+func TestTimeEncoding(t *testing.T) {
+	for _, tm := range []time.Time{
+		{},
+		time.Unix(0, 0),
+		time.Unix(-1, 1),
+		conformance.Start,
+		time.Date(2026, 3, 14, 9, 26, 53, 999_999_999, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		got, err := decodeTime(encodeTime(tm))
+		if err != nil || !got.Equal(tm) {
+			t.Errorf("decodeTime(encodeTime(%v)) = %v, %v", tm, got, err)
+		}
+	}
+	if got, _ := decodeTime(encodeTime(time.Time{})); !got.IsZero() {
+		t.Errorf("zero time came back as %v", got)
+	}
+	for _, bad := range []string{"", "1", "1:", ":1", "1:1000000000", "1:-1", "x:1"} {
+		if _, err := decodeTime(bad); err == nil {
+			t.Errorf("decodeTime(%q): no error", bad)
+		}
+	}
+}
+
+func TestGlobEscape(t *testing.T) {
+	needRedis(t)
+	// A prefix with glob characters must not make Sweep touch another deployment's keys.
+	clk := conformance.NewClock(time.Now())
+	ctx := context.Background()
+	base := strings.TrimSuffix(freshPrefix(), ":")
+	star := newStore(t, Options{KeyPrefix: base + "*:", Now: clk.Now})
+	plain := newStore(t, Options{KeyPrefix: base + "x:", Now: clk.Now})
+	if err := plain.Claim(ctx, "k", clk.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute)
+	if err := star.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(-2 * time.Minute)
+	if err := plain.Claim(ctx, "k", clk.Now().Add(time.Minute)); !errors.Is(err, session.ErrReplay) {
+		t.Errorf("claim under another prefix after Sweep: err = %v, want ErrReplay", err)
+	}
+}
