@@ -32,6 +32,15 @@ type Config struct {
 	Profiles []ProfileConfig `yaml:"profiles"`
 	// UI is the login chooser's look.
 	UI UIConfig `yaml:"ui"`
+	// Proxy turns on reverse-proxy mode in front of a portal.
+	Proxy ProxyConfig `yaml:"proxy"`
+}
+
+// ProxyConfig is reverse-proxy mode: eidsp forwards authenticated requests to the portal with
+// the X-Eid-* headers, stripping any the client sent.
+type ProxyConfig struct {
+	Upstream       string `yaml:"upstream"`        // empty: off
+	DefaultProfile string `yaml:"default_profile"` // the login for unauthenticated visitors
 }
 
 // StoreConfig selects the session store: SQLite (embedded, one host) or Redis (shared by many
@@ -323,6 +332,17 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(p.InstrumentNamespace); err != nil || u.Scheme == "" {
 			add("%s: instrument_namespace %q must be a URI", where, p.InstrumentNamespace)
 		}
+	}
+	if c.Proxy.Upstream != "" {
+		if u, err := url.Parse(c.Proxy.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
+			u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			add("proxy.upstream %q must be an absolute http(s) URL without query or fragment", c.Proxy.Upstream)
+		}
+		if _, ok := c.Profile(c.Proxy.DefaultProfile); !ok {
+			add("proxy.default_profile %q is not a configured profile", c.Proxy.DefaultProfile)
+		}
+	} else if c.Proxy.DefaultProfile != "" {
+		add("proxy.default_profile needs proxy.upstream")
 	}
 	if len(c.Profiles) == 0 {
 		add("profiles: at least one login profile is required")

@@ -71,7 +71,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	msg := err.Error()
 	for _, want := range []string{
 		`base_url "http://login.example.no/path" must be an absolute http(s) URL without a path`,
-		`store.driver "postgres" is not supported (sqlite)`,
+		`store.driver "postgres" must be sqlite or redis`,
 		`sp.cert_file and sp.key_file are required`,
 		`session.idle_timeout 45m0s must be between 0 and 30m`,
 		`session.max_lifetime 10m0s is shorter than session.idle_timeout`,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
@@ -16,6 +17,7 @@ import (
 // acsArtifact: GET /saml/acs?SAMLart=…&RelayState=… — resolve the artifact over the signed SOAP
 // back channel and verify what comes back.
 func (s *Server) acsArtifact(c *echo.Context) error {
+	defer s.observeACS("artifact", time.Now())
 	art := c.QueryParam("SAMLart")
 	pl, err := s.takePending(c, c.QueryParam("RelayState"))
 	if err != nil {
@@ -53,7 +55,9 @@ func (s *Server) acsArtifact(c *echo.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.Opt.SOAPTimeout)
 	defer cancel()
+	start := time.Now()
 	body, err := s.SOAP.Call(cctx, ep.Location, env)
+	s.observeArtifactResolution(start)
 	if err != nil {
 		return s.finishLogin(c, pl, idp, nil, err)
 	}
@@ -65,6 +69,7 @@ func (s *Server) acsArtifact(c *echo.Context) error {
 
 // acsPost: POST /saml/acs with SAMLResponse and RelayState (HTTP-POST binding).
 func (s *Server) acsPost(c *echo.Context) error {
+	defer s.observeACS("post", time.Now())
 	req := c.Request()
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, s.Opt.MaxPostBytes)
 	if err := req.ParseForm(); err != nil {

@@ -83,7 +83,8 @@ func (s *Server) reference(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		// The theme's colours come as one hashed inline <style>, its logo as a data: image.
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src "+s.Pages.StyleSources()+"; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
@@ -115,6 +116,9 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r) // the reverse proxy aborting a response: let net/http cut the connection
+				}
 				err = &pageError{Status: http.StatusInternalServerError, Key: "internal", Reason: "panic", Err: fmt.Errorf("panic: %v", r)}
 			}
 		}()
@@ -149,9 +153,14 @@ func (s *Server) handleError(c *echo.Context, err error) {
 	if pe.Status >= 500 {
 		level = slog.LevelError
 	}
-	s.Log.Log(c.Request().Context(), level, "request failed",
-		"ref", ref, "method", c.Request().Method, "path", c.Request().URL.Path, "status", pe.Status,
-		"error_key", pe.Key, "reason", pe.Reason, "client_ip", c.RealIP(), "err", errString(pe.Err))
+	attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", pe.Status,
+		"error_key", pe.Key, "err", errString(pe.Err)}
+	if r, ok := failureRecord(c, pe); ok {
+		s.audit(c, level, "request failed", r, attrs...)
+	} else {
+		s.Log.Log(c.Request().Context(), level, "request failed",
+			append([]any{"ref", ref, "reason", pe.Reason, "client_ip", c.RealIP()}, attrs...)...)
+	}
 	if p := c.Request().URL.Path; p == "/session" || p == "/auth" {
 		_ = c.JSON(pe.Status, map[string]string{"error": pe.Key, "reference": ref})
 		return

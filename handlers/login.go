@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -33,6 +34,7 @@ func (s *Server) login(c *echo.Context) error {
 		return &pageError{Status: http.StatusNotFound, Key: "unknown_profile", Reason: "unknown_profile",
 			Err: errors.New("unknown login profile")}
 	}
+	setSubject(c, subject{idp: prof.IdP, profile: prof.Name})
 	returnTo, ok := safeReturnTo(c.QueryParam("return_to"))
 	if !ok {
 		return badRequest("return_to", errors.New("return_to is not a same-origin path"))
@@ -111,6 +113,7 @@ func (s *Server) takePending(c *echo.Context, relay string) (*session.PendingLog
 	if err != nil {
 		return nil, fmt.Errorf("take pending login: %w", err)
 	}
+	setSubject(c, subject{idp: pl.IdP, profile: pl.Profile})
 	name := bindingCookie(relay)
 	ck, err := c.Cookie(name)
 	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/saml/acs", MaxAge: -1, HttpOnly: true, Secure: s.secure()})
@@ -170,8 +173,8 @@ func (s *Server) finishLogin(c *echo.Context, pl *session.PendingLogin, idp *IdP
 	}
 	c.SetCookie(&http.Cookie{Name: s.Opt.CookieName, Value: sid, Path: "/", HttpOnly: true,
 		Secure: s.secure(), SameSite: http.SameSiteLaxMode})
-	s.Log.Info("login", "ref", c.Get(refKey), "result", "success", "profile", pl.Profile, "idp", idp.Name,
-		"session_index", id.SessionIndex, "nid_hash", s.nidHash(id.NationalID), "level", id.Level,
-		"instrument", id.Instrument, "auth_method", id.AuthMethod, "client_ip", c.RealIP())
+	s.audit(c, slog.LevelInfo, "login", record{action: "login", result: "success", instrument: id.Instrument,
+		subject: subject{idp: idp.Name, profile: pl.Profile, sessionIndex: id.SessionIndex, nidHash: s.nidHash(id.NationalID)}},
+		"level", id.Level, "instrument", id.Instrument, "auth_method", id.AuthMethod)
 	return c.Redirect(http.StatusSeeOther, pl.ReturnTo)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -52,14 +53,15 @@ func (s *Server) logout(c *echo.Context) error {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	id := sess.Identity
+	who := subject{idp: id.IdP, profile: sess.Profile, sessionIndex: id.SessionIndex, nidHash: s.nidHash(id.NationalID)}
+	setSubject(c, who)
 	idp, ok := s.IdPs[id.IdP]
 	var slo saml.Endpoint
 	if ok {
 		slo, ok = saml.EndpointFor(idp.Policy.Descriptor.SingleLogout, saml.BindingHTTPRedirect)
 	}
 	if !ok {
-		s.Log.Info("logout", "ref", c.Get(refKey), "initiator", "sp", "idp", id.IdP, "result", "local_only",
-			"session_index", id.SessionIndex, "client_ip", c.RealIP())
+		s.audit(c, slog.LevelInfo, "logout", record{action: "logout", initiator: "sp", result: "local_only", subject: who})
 		return s.loggedOut(c, false)
 	}
 	now := s.Now()
@@ -85,8 +87,8 @@ func (s *Server) logout(c *echo.Context) error {
 		Purpose: session.PurposeLogout, Locale: s.locale(c), CreatedAt: now, ExpiresAt: now.Add(s.Opt.PendingTTL)}); err != nil {
 		return fmt.Errorf("store pending logout: %w", err)
 	}
-	s.Log.Info("logout", "ref", c.Get(refKey), "initiator", "sp", "idp", idp.Name, "result", "sent",
-		"request_id", reqID, "session_index", id.SessionIndex, "client_ip", c.RealIP())
+	s.audit(c, slog.LevelInfo, "logout", record{action: "logout", initiator: "sp", result: "sent", subject: who},
+		"request_id", reqID)
 	return c.Redirect(http.StatusFound, target)
 }
 
@@ -150,6 +152,7 @@ func (s *Server) slo(c *echo.Context) error {
 			return logoutFailure(err)
 		}
 	}
+	setSubject(c, subject{idp: idps[0].Name})
 	chk := saml.LogoutCheck{Issuer: issuer, Destination: s.sloURL(), Now: s.Now(), Skew: s.Verifier.Skew,
 		MaxAge: s.Verifier.MaxAge, Limits: s.Verifier.Limits}
 	if m.Param == saml.ParamSAMLRequest {
@@ -214,8 +217,9 @@ func (s *Server) sloRequest(c *echo.Context, m *saml.RedirectMessage, idps []*Id
 	if err != nil {
 		return err
 	}
-	s.Log.Info("logout", "ref", c.Get(refKey), "initiator", "idp", "idp", idp.Name, "result", "success",
-		"request_id", req.ID, "session_index", req.SessionIndexes, "sessions_ended", ended, "client_ip", c.RealIP())
+	s.audit(c, slog.LevelInfo, "logout", record{action: "logout", initiator: "idp", result: "success",
+		subject: subject{idp: idp.Name, sessionIndex: joinIndexes(req.SessionIndexes)}},
+		"request_id", req.ID, "sessions_ended", ended)
 	return c.Redirect(http.StatusFound, target)
 }
 
@@ -241,7 +245,8 @@ func (s *Server) sloResponse(c *echo.Context, m *saml.RedirectMessage, chk saml.
 		return logoutFailure(&saml.Error{Reason: saml.ReasonInResponseTo, Err: errors.New("LogoutResponse does not answer our LogoutRequest")})
 	}
 	partial := !resp.Success() || (len(resp.Status) > 1 && resp.Status[1] == saml.StatusPrefix+"PartialLogout")
-	s.Log.Info("logout", "ref", c.Get(refKey), "initiator", "sp", "idp", pl.IdP, "result", map[bool]string{true: "partial", false: "success"}[partial],
-		"request_id", pl.RequestID, "status", resp.Status, "client_ip", c.RealIP())
+	s.audit(c, slog.LevelInfo, "logout", record{action: "logout", initiator: "sp",
+		result: map[bool]string{true: "partial", false: "success"}[partial], subject: subject{idp: pl.IdP}},
+		"request_id", pl.RequestID, "status", resp.Status)
 	return s.loggedOut(c, partial)
 }

@@ -1,8 +1,9 @@
 package handlers
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base32"
 	"io"
 	"log/slog"
 	"net/http"
@@ -59,6 +60,10 @@ type Options struct {
 	MaxPostBytes int64
 	HashKey      []byte // keyed hash of national identity numbers in logs; CSRF tokens
 	LoggedOutURL string // where a finished logout goes; empty: our "logged out" page
+	// Reverse-proxy mode: every path that is not eidsp's own (including /) is proxied to Upstream
+	// for a session of at least DefaultProfile's level; nil: off.
+	Upstream       *url.URL
+	DefaultProfile string // the login an unauthenticated browser is sent to in reverse-proxy mode
 }
 
 // Server holds the handlers' dependencies. Everything is a field; nothing is global.
@@ -74,6 +79,7 @@ type Server struct {
 	IdPs       map[string]*IdP
 	Profiles   []Profile
 	SPMetadata []byte
+	Metrics    Observer // nil: no metrics, no GET /metrics
 }
 
 func (s *Server) acsURL() string { return s.Opt.BaseURL + "/saml/acs" }
@@ -94,8 +100,12 @@ func (s *Server) Echo() *echo.Echo {
 	e := echo.New()
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(s.reference, s.securityHeaders)
-	e.Use(s.recoverPanic, s.limitBody)
-	e.GET("/", s.index)
+	e.Use(s.recoverPanic, s.limitOwnBody)
+	if s.Opt.Upstream == nil {
+		e.GET("/", s.index)
+	} else {
+		e.Any(proxyRoute, s.reverseProxy())
+	}
 	e.GET("/login", s.login)
 	e.GET("/saml/acs", s.acsArtifact)
 	e.POST("/saml/acs", s.acsPost)
@@ -107,16 +117,20 @@ func (s *Server) Echo() *echo.Echo {
 	e.GET("/auth", s.forwardAuth)
 	e.GET("/healthz", func(c *echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)
+	if s.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.Metrics.Handler()))
+	}
 	e.StaticFS("/static", templates.Static())
 	return e
 }
 
-// nidHash correlates national identity numbers across log lines without revealing them.
+// nidHash correlates national identity numbers across log lines without revealing them: an
+// HMAC under the log hash key, 80 bits in lowercase base32. Not hex: one hex string in 30 holds
+// eleven digits in a row, which the logger's last-line redaction would mask.
 func (s *Server) nidHash(nid string) string {
-	h := sha256.New()
-	h.Write(s.Opt.HashKey)
-	h.Write([]byte(nid))
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	m := hmac.New(sha256.New, s.Opt.HashKey)
+	m.Write([]byte("nid:" + nid))
+	return strings.ToLower(base32.StdEncoding.EncodeToString(m.Sum(nil)[:10]))
 }
 
 // safeReturnTo accepts only a same-origin absolute path: "/cases?id=1". Anything that a browser

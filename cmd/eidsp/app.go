@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +24,7 @@ import (
 	"github.com/eidsp/eidsp/handlers"
 	"github.com/eidsp/eidsp/identity"
 	"github.com/eidsp/eidsp/metadata"
+	"github.com/eidsp/eidsp/metrics"
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
 	"github.com/eidsp/eidsp/session/redis"
@@ -231,6 +233,14 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now fun
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	srvMetrics := newMetrics(cfg, log, now, store, kp, idps)
+	var upstream *url.URL
+	if cfg.Proxy.Upstream != "" {
+		if upstream, err = url.Parse(cfg.Proxy.Upstream); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("proxy.upstream: %w", err)
+		}
+	}
 	var profiles []handlers.Profile
 	for _, p := range cfg.Profiles {
 		profiles = append(profiles, handlers.Profile{Name: p.Name, Label: p.Label, IdP: p.IdP,
@@ -243,6 +253,7 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now fun
 			MaxLifetime: cfg.Session.MaxLifetime, PendingTTL: cfg.SAML.PendingTTL,
 			SOAPTimeout: cfg.SAML.SOAPTimeout, MaxPostBytes: cfg.SAML.MaxPostBytes, HashKey: hashKey,
 			LoggedOutURL: cfg.Session.LoggedOutURL,
+			Upstream:     upstream, DefaultProfile: cfg.Proxy.DefaultProfile,
 		},
 		Store: store, Pages: pages, Log: log, Now: now,
 		Verifier: saml.Verifier{
@@ -252,7 +263,26 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now fun
 		SOAP:       saml.SOAPClient{HTTP: &http.Client{Timeout: cfg.SAML.SOAPTimeout}, MaxBytes: cfg.SAML.MaxSOAPBytes},
 		IdPs:       idps,
 		Profiles:   profiles,
+		Metrics:    srvMetrics,
 		SPMetadata: spMeta,
 	}
 	return &app{server: srv, store: store, spKey: kp}, nil
+}
+
+var _ handlers.Observer = (*metrics.Metrics)(nil)
+
+// newMetrics builds the Prometheus metrics: login and logout counters, latencies, the store's
+// session count where the store can count, and the expiry of our and the IdPs' certificates.
+func newMetrics(cfg *config.Config, log *slog.Logger, now func() time.Time, store session.Store, kp *certs.KeyPair, idps map[string]*handlers.IdP) *metrics.Metrics {
+	var instruments []string
+	for _, p := range cfg.Profiles {
+		instruments = append(instruments, p.Instruments...)
+	}
+	watched := []metrics.Certificate{{Name: "sp", Cert: kp.Cert}}
+	for name, idp := range idps {
+		watched = append(watched, metrics.IdPCertificates(name, idp.Policy.Descriptor.SigningCerts)...)
+	}
+	sessions, _ := store.(metrics.SessionCounter)
+	return metrics.New(metrics.Options{Instruments: instruments, Sessions: sessions,
+		Certificates: func() []metrics.Certificate { return watched }, Now: now, Log: log})
 }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestShutdownFinishesInFlightLogin: SIGTERM (the serve context ending) while the SP waits for
+// the IdP's ArtifactResponse. The listener closes at once — new connections are refused — but
+// the login in flight completes: 303, a session cookie, the session in the store; and only then
+// does serveUntilDone return, with nil.
+func TestShutdownFinishesInFlightLogin(t *testing.T) {
+	dir := t.TempDir()
+	devKeysInto(t, dir)
+	spLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	env, err := newDevEnv(context.Background(), dir, spLn, idpLn, log, time.Now)
+	if err != nil {
+		spLn.Close()
+		idpLn.Close()
+		t.Fatalf("newDevEnv: %v", err)
+	}
+
+	// The IdP's ArtifactResolutionService holds every answer until the test lets it go.
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	idpHandler := env.idp.Handler()
+	idpSrv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/idp/ars" {
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+			select {
+			case <-release:
+			case <-time.After(20 * time.Second):
+			}
+		}
+		idpHandler.ServeHTTP(w, r)
+	})}
+	go func() { _ = idpSrv.Serve(idpLn) }()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveUntilDone(ctx, log, env.app, spLn) }()
+	served := false
+	t.Cleanup(func() {
+		cancel()
+		letGo()
+		if !served {
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Error("serveUntilDone did not return")
+			}
+		}
+		idpSrv.Close()
+		env.app.store.Close()
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.String())
+		}
+	})
+
+	h := &harness{t: t, env: env, sp: env.spBase, idp: baseURL(idpLn), logs: logs, idpSrv: idpSrv}
+	b := h.browser()
+	kari := persons[0].NationalID
+	acs := b.idpLogin(url.Values{"profile": {"idporten"}}, kari, "minid")
+
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := b.c.Get(acs)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		answered <- answer{resp, err}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the SP never asked the IdP to resolve the artifact")
+	}
+
+	cancel() // SIGTERM
+
+	// The listener closes: a new connection is refused, not queued. (One that raced the close
+	// into the accept queue is reset; the next is refused.)
+	addr := spLn.Addr().String()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			break
+		}
+		if conn != nil {
+			conn.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after shutdown began a new connection is still not refused (last: %v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	if resp, err := fresh.Get(env.spBase + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("a new request during shutdown was served: %d", resp.StatusCode)
+	}
+	select {
+	case err := <-done:
+		served = true
+		t.Fatalf("serveUntilDone returned (%v) while a login was in flight", err)
+	case a := <-answered:
+		t.Fatalf("the ACS request ended before the IdP answered: %+v", a)
+	default:
+	}
+
+	letGo()
+	var a answer
+	select {
+	case a = <-answered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the in-flight ACS request never completed")
+	}
+	if a.err != nil {
+		t.Fatalf("in-flight ACS request: %v", a.err)
+	}
+	if a.resp.StatusCode != http.StatusSeeOther || a.resp.Header.Get("Location") != "/" {
+		t.Fatalf("in-flight ACS request: %d %q, want 303 to /", a.resp.StatusCode, a.resp.Header.Get("Location"))
+	}
+	var sid string
+	for _, c := range a.resp.Cookies() {
+		if c.Name == env.cfg.Session.CookieName {
+			sid = c.Value
+		}
+	}
+	if sid == "" {
+		t.Fatal("the login finished during shutdown set no session cookie")
+	}
+	sess, err := env.app.store.GetSession(context.Background(), sid)
+	if err != nil || sess.Identity.NationalID != kari {
+		t.Fatalf("session of the login finished during shutdown: %+v, %v", sess, err)
+	}
+
+	select {
+	case err := <-done:
+		served = true
+		if err != nil {
+			t.Errorf("serveUntilDone: %v, want nil after a graceful shutdown", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serveUntilDone did not return after the last request finished")
+	}
+	h.requireNoNationalIDInLog()
+}

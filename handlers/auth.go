@@ -1,0 +1,97 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/eidsp/eidsp/identity"
+	"github.com/labstack/echo/v5"
+)
+
+// The identity headers a portal behind eidsp reads. Whoever puts eidsp in front of a portal
+// must make sure no client can send them itself: the reverse proxy here strips every X-Eid-*
+// header; the nginx configuration in deploy/nginx sets each of them.
+const (
+	headerNationalID = "X-Eid-National-Id"
+	headerLevel      = "X-Eid-Level"
+	headerInstrument = "X-Eid-Instrument"
+	headerAuthMethod = "X-Eid-Auth-Method"
+	headerIdP        = "X-Eid-IdP"
+
+	// headerMinLevel is set by the forward-auth proxy per protected location.
+	headerMinLevel = "X-Eid-Min-Level"
+	// headerReturnTo answers a refused forward-auth request with the original URI, already
+	// escaped for a query string: nginx cannot escape $request_uri itself, and an unescaped
+	// "&" or "%20" would lose or break the return_to of the login it redirects to.
+	headerReturnTo = "X-Eid-Return-To"
+)
+
+// setIdentityHeaders writes the X-Eid-* identity headers of id into h.
+func setIdentityHeaders(h http.Header, id identity.Identity) {
+	h.Set(headerNationalID, id.NationalID)
+	h.Set(headerLevel, strconv.Itoa(id.Level))
+	h.Set(headerInstrument, id.Instrument)
+	h.Set(headerAuthMethod, id.AuthMethod)
+	h.Set(headerIdP, id.IdP)
+}
+
+// forwardAuth: GET /auth for nginx auth_request, Traefik ForwardAuth and Caddy forward_auth.
+// 200 with the X-Eid-* identity headers for a live session, 401 without one, and 403 when the
+// session's level is below the minimum the proxy asks for (?min_level=4 or X-Eid-Min-Level: 4),
+// so that the proxy can send the user to a login of that level. When both name a level the
+// higher one counts: neither can lower what the other demands.
+func (s *Server) forwardAuth(c *echo.Context) error {
+	minLevel, err := requestedMinLevel(c.Request())
+	if err != nil {
+		return badRequest("min_level", err)
+	}
+	sess, err := s.currentSession(c)
+	if err != nil {
+		return err
+	}
+	if sess == nil || sess.Identity.Level < minLevel {
+		if rt, ok := originalURI(c.Request()); ok {
+			c.Response().Header().Set(headerReturnTo, url.QueryEscape(rt))
+		}
+		if sess == nil {
+			return c.NoContent(http.StatusUnauthorized)
+		}
+		return c.NoContent(http.StatusForbidden)
+	}
+	setIdentityHeaders(c.Response().Header(), sess.Identity)
+	return c.NoContent(http.StatusOK)
+}
+
+// requestedMinLevel is the highest level named by the min_level query parameter and the
+// X-Eid-Min-Level header, or 0 when neither names one.
+func requestedMinLevel(r *http.Request) (int, error) {
+	level := 0
+	for _, v := range append(r.URL.Query()["min_level"], r.Header.Values(headerMinLevel)...) {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || (n != identity.Level3 && n != identity.Level4) {
+			return 0, errors.New("min_level must be 3 or 4")
+		}
+		level = max(level, n)
+	}
+	return level, nil
+}
+
+// originalURI is the URI the user asked the proxy for, as nginx (X-Original-URI, set by our
+// configuration) or Traefik and Caddy (X-Forwarded-Uri) pass it, when it is a safe return_to.
+func originalURI(r *http.Request) (string, bool) {
+	raw := r.Header.Get("X-Original-URI")
+	if raw == "" {
+		raw = r.Header.Get("X-Forwarded-Uri")
+	}
+	if raw == "" {
+		return "", false
+	}
+	return safeReturnTo(raw)
+}

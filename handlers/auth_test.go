@@ -1,0 +1,119 @@
+package handlers
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestForwardAuth(t *testing.T) {
+	tests := []struct {
+		name        string
+		level       int // 0: no session
+		query       string
+		minHeader   []string
+		origURI     string
+		fwdURI      string
+		wantStatus  int
+		wantReturn  string // X-Eid-Return-To, unescaped; "" : none
+		wantHeaders bool
+	}{
+		{name: "ok/level 4 session", level: 4, wantStatus: http.StatusOK, wantHeaders: true},
+		{name: "ok/level 3 session without a minimum", level: 3, wantStatus: http.StatusOK, wantHeaders: true},
+		{name: "ok/level 3 session, minimum 3", level: 3, query: "?min_level=3", wantStatus: http.StatusOK, wantHeaders: true},
+		{name: "ok/level 4 session, minimum 4 by query", level: 4, query: "?min_level=4", wantStatus: http.StatusOK, wantHeaders: true},
+		{name: "ok/level 4 session, minimum 4 by header", level: 4, minHeader: []string{"4"}, wantStatus: http.StatusOK, wantHeaders: true},
+		{name: "ok/empty header is no minimum", level: 3, minHeader: []string{""}, wantStatus: http.StatusOK, wantHeaders: true},
+		{name: "fail/level 3 session, minimum 4 by query", level: 3, query: "?min_level=4", origURI: "/portal/high?id=1&x=a%20b",
+			wantStatus: http.StatusForbidden, wantReturn: "/portal/high?id=1&x=a%20b"},
+		{name: "fail/level 3 session, minimum 4 by header", level: 3, minHeader: []string{"4"}, wantStatus: http.StatusForbidden},
+		{name: "fail/a lower query does not undo a header", level: 3, query: "?min_level=3", minHeader: []string{"4"}, wantStatus: http.StatusForbidden},
+		{name: "fail/a lower header does not undo a query", level: 3, query: "?min_level=4", minHeader: []string{"3"}, wantStatus: http.StatusForbidden},
+		{name: "fail/repeated header, highest counts", level: 3, minHeader: []string{"3", "4"}, wantStatus: http.StatusForbidden},
+		{name: "fail/no session", origURI: "/portal/cases", wantStatus: http.StatusUnauthorized, wantReturn: "/portal/cases"},
+		{name: "fail/no session, Traefik's header", fwdURI: "/portal/cases", wantStatus: http.StatusUnauthorized, wantReturn: "/portal/cases"},
+		{name: "fail/no session, unsafe original URI", origURI: "//evil.example/", wantStatus: http.StatusUnauthorized},
+		{name: "fail/min_level not a level", level: 4, query: "?min_level=5", wantStatus: http.StatusBadRequest},
+		{name: "fail/min_level not a number", level: 4, minHeader: []string{"high"}, wantStatus: http.StatusBadRequest},
+		{name: "fail/min_level 2", level: 4, query: "?min_level=2", wantStatus: http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			req := httptest.NewRequest(http.MethodGet, "/auth"+tt.query, nil)
+			if tt.level != 0 {
+				req.AddCookie(f.newSession(t, tt.level, f.clock.Now()))
+			}
+			for _, v := range tt.minHeader {
+				req.Header.Add("X-Eid-Min-Level", v)
+			}
+			if tt.origURI != "" {
+				req.Header.Set("X-Original-URI", tt.origURI)
+			}
+			if tt.fwdURI != "" {
+				req.Header.Set("X-Forwarded-Uri", tt.fwdURI)
+			}
+			rec := httptest.NewRecorder()
+			f.srv.Echo().ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.wantStatus, rec.Body)
+			}
+			h := rec.Header()
+			if got := h.Get("X-Eid-National-Id") != ""; got != tt.wantHeaders {
+				t.Errorf("identity headers present = %v, want %v: %v", got, tt.wantHeaders, h)
+			}
+			if tt.wantHeaders {
+				want := map[string]string{"X-Eid-National-Id": "15819010290", "X-Eid-Level": string(rune('0' + tt.level)),
+					"X-Eid-Instrument": "unknown", "X-Eid-Auth-Method": "Minid-PIN", "X-Eid-IdP": "idp"}
+				for k, v := range want {
+					if h.Get(k) != v {
+						t.Errorf("%s = %q, want %q", k, h.Get(k), v)
+					}
+				}
+			}
+			raw := h.Get("X-Eid-Return-To")
+			got, err := url.QueryUnescape(raw)
+			if err != nil || got != tt.wantReturn {
+				t.Errorf("X-Eid-Return-To %q (%q), want %q", raw, got, tt.wantReturn)
+			}
+			if raw != url.QueryEscape(tt.wantReturn) {
+				t.Errorf("X-Eid-Return-To %q is not query-escaped", raw)
+			}
+		})
+	}
+}
+
+// FuzzForwardAuthMinLevel: whatever the proxy or client sends as a minimum level, /auth answers
+// one of its statuses and never grants a level it was told to demand.
+func FuzzForwardAuthMinLevel(f *testing.F) {
+	for _, s := range []string{"", "3", "4", "5", "-1", " 4 ", "4,3", "03", "+4", "9999999999999999999999"} {
+		f.Add(s, s)
+	}
+	fx := newFixture(f)
+	ck := fx.newSession(f, 3, fx.clock.Now())
+	e := fx.srv.Echo()
+	f.Fuzz(func(t *testing.T, query, header string) {
+		req := httptest.NewRequest(http.MethodGet, "/auth?"+url.Values{"min_level": {query}}.Encode(), nil)
+		req.Header.Set("X-Eid-Min-Level", header)
+		req.AddCookie(ck)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK:
+			for _, v := range []string{query, header} {
+				if v = strings.TrimSpace(v); v == "" {
+					continue
+				}
+				if n, err := strconv.Atoi(v); err != nil || n != 3 {
+					t.Errorf("200 for a level-3 session with min_level %q / %q", query, header)
+				}
+			}
+		case http.StatusForbidden, http.StatusBadRequest:
+		default:
+			t.Errorf("status %d", rec.Code)
+		}
+	})
+}
