@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/eidsp/eidsp/identity"
@@ -82,25 +81,6 @@ func (s *Server) sessionJSON(c *echo.Context) error {
 		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "no_session"})
 	}
 	return c.JSON(http.StatusOK, sessionView{Identity: sess.Identity, Profile: sess.Profile, ExpiresAt: s.expiresAt(sess)})
-}
-
-// forwardAuth: GET /auth for nginx auth_request, Traefik ForwardAuth and Caddy forward_auth:
-// 200 with X-Eid-* headers for a live session, 401 otherwise.
-func (s *Server) forwardAuth(c *echo.Context) error {
-	sess, err := s.currentSession(c)
-	if err != nil {
-		return err
-	}
-	if sess == nil {
-		return c.NoContent(http.StatusUnauthorized)
-	}
-	h := c.Response().Header()
-	h.Set("X-Eid-National-Id", sess.Identity.NationalID)
-	h.Set("X-Eid-Level", strconv.Itoa(sess.Identity.Level))
-	h.Set("X-Eid-Instrument", sess.Identity.Instrument)
-	h.Set("X-Eid-Auth-Method", sess.Identity.AuthMethod)
-	h.Set("X-Eid-IdP", sess.Identity.IdP)
-	return c.NoContent(http.StatusOK)
 }
 
 type profileView struct {
