@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: test deps lint vet fmt-check unit fuzz fuzz-smoke build run clean
+.PHONY: test deps lint vet fmt-check unit fuzz fuzz-smoke bench build run clean
 
 ## test: install the test tools, check formatting and vet, run every test with the race detector,
 ## then every fuzz target briefly
@@ -34,6 +34,10 @@ fuzz:
 # fuzz-smoke: what CI runs — every target for a few seconds.
 fuzz-smoke:
 	FUZZTIME=4s ./scripts/fuzz.sh
+
+## bench: the four benchmarks of docs/BENCHMARKS.md (about 6 min; needs redis-server, see make deps)
+bench:
+	./scripts/bench.sh
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/eidsp ./cmd/eidsp

@@ -97,9 +97,21 @@ type LogConfig struct {
 	HashKeyFile string `yaml:"hash_key_file"`
 }
 
-// UIConfig is the portal's look on our pages.
+// UIConfig is the portal's look on our pages: name, logo, colours (checked for WCAG AA
+// contrast at start-up) and replacement texts per language (message key → text).
 type UIConfig struct {
-	PortalName string `yaml:"portal_name"`
+	PortalName string                       `yaml:"portal_name"`
+	LogoFile   string                       `yaml:"logo_file"` // PNG, JPEG, GIF, WebP or SVG, ≤ 100 KiB
+	LogoAlt    string                       `yaml:"logo_alt"`
+	Colors     UIColors                     `yaml:"colors"`
+	Texts      map[string]map[string]string `yaml:"texts"`
+}
+
+// UIColors are "#rrggbb" values.
+type UIColors struct {
+	Accent           string `yaml:"accent"`
+	HeaderBackground string `yaml:"header_background"`
+	HeaderText       string `yaml:"header_text"`
 }
 
 // IdP presets.

@@ -146,10 +146,18 @@ func localeFor(tag string) (string, bool) {
 	return "", false
 }
 
-const style = `body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
-.dev{background:#fff3cd;border:1px solid #c9a227;padding:.5rem}.error{background:#f8d7da;border:1px solid #a33;padding:.5rem}
-fieldset{margin:1rem 0}button{margin:.25rem 0;padding:.5rem 1rem;display:block}input[type=text],input[type=password]{display:block;margin:.25rem 0 .75rem}
-.otp{border-top:1px solid #ccc;padding-top:.5rem}.code{font-size:1.5rem;letter-spacing:.2rem}.cancel{background:#eee}`
+const style = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;font-size:1.0625rem;line-height:1.5;max-width:40rem;margin:0 auto;padding:1rem;color:#1a1a1a;background:#fff}
+h1{font-size:1.6rem;line-height:1.25;margin:.5rem 0 1rem}
+.dev{background:#fff3cd;border-left:.35rem solid #8a6d00;padding:.5rem .75rem}
+.error{background:#fdf1f2;border-left:.35rem solid #a4000f;padding:.5rem .75rem;color:#1a1a1a}
+fieldset{margin:1rem 0;border:1px solid #767676;border-radius:.4rem;padding:.5rem 1rem 1rem}legend{font-weight:700;padding:0 .25rem}
+.person{margin:.35rem 0}.person input{width:1.1rem;height:1.1rem;vertical-align:-.15rem;margin-right:.4rem}
+button{display:block;width:100%;text-align:left;margin:.5rem 0;padding:.7rem 1rem;font:inherit;font-weight:600;color:#0b5394;background:#fff;border:2px solid #0b5394;border-radius:.4rem;cursor:pointer}
+button:hover{background:#f3f6fa}button.cancel{color:#1a1a1a;border-color:#767676;width:auto}
+label{display:block;font-weight:600}input[type=text],input[type=password]{display:block;font:inherit;margin:.25rem 0 .75rem;padding:.4rem .5rem;border:1px solid #767676;border-radius:.25rem;width:100%;max-width:20rem}
+.person label{display:inline;font-weight:400}
+.otp{border-top:1px solid #767676;margin-top:.75rem;padding-top:.5rem}.code{font-size:1.5rem;letter-spacing:.2rem;font-family:ui-monospace,Menlo,Consolas,monospace}
+a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid #ffbf47;outline-offset:0;box-shadow:0 0 0 6px #1a1a1a}`
 
 var pages = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="{{.Lang}}">
@@ -163,7 +171,7 @@ var pages = template.Must(template.New("login").Parse(`<!doctype html>
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
 <fieldset><legend>{{.T.person}}</legend>
-{{range $n, $p := .Persons}}<div><input type="radio" name="person" id="person-{{$n}}" value="{{$p.NationalID}}"{{if eq $p.NationalID $.Selected}} checked{{end}}> <label for="person-{{$n}}">{{$p.Name}} ({{$p.NationalID}})</label></div>
+{{range $n, $p := .Persons}}<div class="person"><input type="radio" name="person" id="person-{{$n}}" value="{{$p.NationalID}}"{{if eq $p.NationalID $.Selected}} checked{{end}}> <label for="person-{{$n}}">{{$p.Name}} ({{$p.NationalID}})</label></div>
 {{end}}</fieldset>
 <fieldset><legend>{{.T.method}}</legend>
 {{range .Methods}}{{if .OTP}}<div class="otp"><p><strong>{{index $.T "otp_heading"}}</strong></p>
@@ -179,11 +187,11 @@ var pages = template.Must(template.New("login").Parse(`<!doctype html>
 {{define "post"}}<!doctype html>
 <html lang="{{.Lang}}">
 <head><meta charset="utf-8"><title>{{.T.post_title}}</title></head>
-<body><form method="post" action="{{.ACS}}">
+<body><main><form method="post" action="{{.ACS}}">
 <input type="hidden" name="SAMLResponse" value="{{.SAMLResponse}}">
 {{if .RelayState}}<input type="hidden" name="RelayState" value="{{.RelayState}}">{{end}}
 <noscript><p>{{.T.noscript}}</p><button type="submit">{{.T.continue}}</button></noscript>
-</form><script>` + autoSubmit + `</script></body></html>
+</form></main><script>` + autoSubmit + `</script></body></html>
 {{end}}
 {{define "error"}}<!doctype html>
 <html lang="{{.Lang}}">

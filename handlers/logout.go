@@ -89,6 +89,12 @@ func (s *Server) logout(c *echo.Context) error {
 	}
 	s.audit(c, slog.LevelInfo, "logout", record{action: "logout", initiator: "sp", result: "sent", subject: who},
 		"request_id", reqID)
+	if c.Request().Method == http.MethodPost {
+		// A form POST may not be redirected off-site under our CSP (form-action 'self'):
+		// move on to the IdP from a page instead.
+		s.render(c, http.StatusOK, "continue", map[string]string{"Target": target})
+		return nil
+	}
 	return c.Redirect(http.StatusFound, target)
 }
 

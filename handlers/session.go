@@ -83,8 +83,12 @@ func (s *Server) sessionJSON(c *echo.Context) error {
 	return c.JSON(http.StatusOK, sessionView{Identity: sess.Identity, Profile: sess.Profile, ExpiresAt: s.expiresAt(sess)})
 }
 
+// profileView is one button of the login chooser: the profiles as configured, in their order.
+// A portal offering the shared Buypass login configures the "buypass" profile; one offering the
+// split login configures "buypass-smartcard" and "buypass-mobile" instead.
 type profileView struct {
-	Label string
+	Name  string
+	Label string // message key (a "<key>.hint" message, when there is one, explains the choice) or text
 	Level int
 	URL   string
 }
@@ -118,7 +122,7 @@ func (s *Server) index(c *echo.Context) error {
 		data.CSRF = s.csrfToken(sess.ID)
 	}
 	for _, p := range s.Profiles {
-		data.Profiles = append(data.Profiles, profileView{Label: p.Label, Level: p.MinLevel,
+		data.Profiles = append(data.Profiles, profileView{Name: p.Name, Label: p.Label, Level: p.MinLevel,
 			URL: "/login?" + url.Values{"profile": {p.Name}}.Encode()})
 	}
 	s.render(c, http.StatusOK, "index", data)

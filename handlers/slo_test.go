@@ -797,7 +797,14 @@ func TestSLOSPInitiated(t *testing.T) {
 		}
 		t.Run("ok/token-from-the-index-page", func(t *testing.T) {
 			token := csrfFromIndex(t, f, ck)
-			rec := f.request(http.MethodPost, "/logout", "csrf="+url.QueryEscape(token), ck)
+			page := f.request(http.MethodPost, "/logout", "csrf="+url.QueryEscape(token), ck)
+			m := regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]*)">`).FindStringSubmatch(page.Body.String())
+			if page.Code != http.StatusOK || m == nil {
+				t.Fatalf("POST /logout: %d, no meta refresh to the IdP:\n%s", page.Code, page.Body)
+			}
+			rec := httptest.NewRecorder()
+			rec.Header().Set("Location", html.UnescapeString(m[1]))
+			rec.WriteHeader(http.StatusFound)
 			msg, relay := f.sentRedirect(t, rec, sloIdPLocation, saml.ParamSAMLRequest)
 			if !strings.Contains(string(msg), ">_idx1<") || relay == "" {
 				t.Errorf("LogoutRequest %s relay %q", msg, relay)

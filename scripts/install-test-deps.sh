@@ -15,8 +15,19 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
+# axe-core for the accessibility checks in the browser tests, from the npm registry (pinned by
+# testdata/browser/package-lock.json).
+install_axe() {
+  if [ ! -f testdata/browser/node_modules/axe-core/axe.min.js ]; then
+    npm ci --prefix testdata/browser --ignore-scripts --no-audit --no-fund >/dev/null
+    echo "installed: axe-core (npm)"
+  fi
+}
+cd "$(dirname "$0")/.."
 if [ ${#need[@]} -eq 0 ]; then
+  install_axe
   echo "test dependencies present"
   exit 0
 fi
@@ -30,3 +41,4 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 echo "installed: ${need[*]}"
+install_axe

@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"path"
 	"slices"
@@ -34,6 +35,7 @@ const DefaultLocale = "nb"
 type Set struct {
 	pages map[string]*template.Template
 	langs map[string]*Lang
+	theme PageTheme
 }
 
 // Lang is one message catalogue.
@@ -153,6 +155,7 @@ func (s *Set) Lang(code string) *Lang {
 type Page struct {
 	L      *Lang
 	Portal string
+	Theme  PageTheme
 	Switch []LangLink // the language switcher
 	Data   any
 }
@@ -167,12 +170,23 @@ type LangLink struct {
 // language links keep.
 func (s *Set) NewPage(locale, portal string, u *url.URL, data any) Page {
 	l := s.Lang(locale)
-	p := Page{L: l, Portal: portal, Data: data}
+	p := Page{L: l, Portal: portal, Theme: s.theme, Data: data}
+	target, query := u.Path, u.Query()
+	if strings.HasPrefix(target, "/saml/") {
+		// The SAML endpoints consume one-time messages (an artifact, a response): a link that
+		// repeated the request would show an "expired" page at best and put the artifact into
+		// the page. The language switch there leads to the login chooser.
+		target, query = "/", url.Values{}
+	}
 	for _, code := range s.Locales() {
-		q := u.Query()
+		q := maps.Clone(query)
+		if q == nil {
+			q = url.Values{}
+		}
 		q.Set("locale", code)
 		p.Switch = append(p.Switch, LangLink{
-			Code: code, Label: l.T("lang." + code), Href: u.Path + "?" + q.Encode(), Current: code == l.Code,
+			// Each language is named in itself, so that its lang attribute is true.
+			Code: code, Label: s.langs[code].T("lang." + code), Href: target + "?" + q.Encode(), Current: code == l.Code,
 		})
 	}
 	return p

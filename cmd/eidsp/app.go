@@ -169,6 +169,16 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now fun
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
+	theme := templates.Theme{LogoAlt: cfg.UI.LogoAlt, Accent: cfg.UI.Colors.Accent,
+		HeaderBackground: cfg.UI.Colors.HeaderBackground, HeaderText: cfg.UI.Colors.HeaderText, Texts: cfg.UI.Texts}
+	if cfg.UI.LogoFile != "" {
+		if theme.Logo, err = os.ReadFile(cfg.UI.LogoFile); err != nil {
+			return nil, fmt.Errorf("ui.logo_file: %w", err)
+		}
+	}
+	if err := pages.ApplyTheme(theme); err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
 	idps := map[string]*handlers.IdP{}
 	anyPost := false
 	for i := range cfg.IdPs {

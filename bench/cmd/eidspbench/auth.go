@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/eidsp/eidsp/bench"
+	"github.com/eidsp/eidsp/identity"
+	"github.com/eidsp/eidsp/session"
+)
+
+// Benchmark 3: GET /auth with a valid session against a bare Echo handler answering 200, same
+// run, same load generator.
+func runAuth(args []string) error {
+	fs := flag.NewFlagSet("auth", flag.ContinueOnError)
+	dir := fs.String("dir", "", "parent of the scratch directory (SQLite file); default $TMPDIR")
+	clients := fs.Int("clients", 4*runtime.GOMAXPROCS(0), "concurrent keep-alive connections")
+	requests := fs.Int("requests", 200000, "at most this many requests per run")
+	dur := fs.Duration("duration", 5*time.Second, "at most this long per run")
+	sessions := fs.Int("sessions", 1000, "live sessions the requests cycle through")
+	reps := fs.Int("reps", 3, "repetitions")
+	cpuprofile := fs.String("cpuprofile", "", "after the repetitions, one more run of each /auth target under the CPU profiler, written to PREFIX-sqlite.pprof and PREFIX-redis.pprof")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	scratch, cleanup, err := tempDir(*dir, "eidspbench-auth-")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	rds, err := bench.StartRedis(scratch)
+	if err != nil {
+		return err
+	}
+	defer rds.Stop()
+
+	type target struct {
+		name, url, cookie string
+		ids               []string
+	}
+	var targets []*target
+	// The bare handler: Echo, one route, no middleware.
+	e := echo.New()
+	e.GET("/auth", func(c *echo.Context) error { return c.NoContent(http.StatusOK) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	bare := NewHTTPServer(e)
+	go bare.Serve(ln)
+	defer bare.Close()
+	targets = append(targets, &target{name: "bare Echo", url: "http://" + ln.Addr().String() + "/auth", ids: []string{"x"}, cookie: "x"})
+	for _, store := range []string{"sqlite", "redis"} {
+		w, err := NewWorld(WorldOptions{Dir: scratch + "/" + store, Store: store, RedisAddr: rds.Addr})
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		ids, err := createSessions(w.Store, *sessions, 8)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, &target{name: "/auth " + store, url: w.SPURL + "/auth", ids: ids, cookie: w.Config.Session.CookieName})
+	}
+
+	tr := bench.NewTransport(*clients)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	get := func(t *target, seq int) error {
+		req, _ := http.NewRequest(http.MethodGet, t.url, nil)
+		req.AddCookie(&http.Cookie{Name: t.cookie, Value: t.ids[seq%len(t.ids)]})
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: HTTP %d", t.url, resp.StatusCode)
+		}
+		if t.name != "bare Echo" && resp.Header.Get("X-Eid-National-Id") == "" {
+			return errors.New("/auth answered 200 without X-Eid-National-Id")
+		}
+		return nil
+	}
+	for _, t := range targets { // positive control and warm-up
+		for i := range 200 {
+			if err := get(t, i); err != nil {
+				return err
+			}
+		}
+	}
+
+	fmt.Printf("== Benchmark 3: GET /auth with a valid session vs a bare Echo handler (%d connections, GOMAXPROCS %d, %d sessions, at most %d requests or %s per run)\n",
+		*clients, runtime.GOMAXPROCS(0), *sessions, *requests, *dur)
+	ratios := map[string][]float64{}
+	for rep := 1; rep <= *reps; rep++ {
+		var bareRate float64
+		for _, t := range targets {
+			res := bench.RunLoad(*clients, *requests, *dur, func(_, seq int) error { return get(t, seq) })
+			if res.OK == 0 {
+				return fmt.Errorf("%s: no request succeeded: %v", t.name, res.FirstError)
+			}
+			line := fmt.Sprintf("run %d: %-12s %s", rep, t.name, res)
+			if t.name == "bare Echo" {
+				bareRate = res.PerSecond()
+			} else {
+				r := res.PerSecond() / bareRate * 100
+				ratios[t.name] = append(ratios[t.name], r)
+				line += fmt.Sprintf("; %.1f%% of bare", r)
+			}
+			if res.Failed > 0 {
+				line += fmt.Sprintf(" (first failure: %v)", res.FirstError)
+			}
+			fmt.Println(line)
+		}
+	}
+	for _, t := range targets[1:] {
+		fmt.Printf("%s as %% of bare Echo: %s — target ≥ 50 %%: %s\n", t.name, spread(ratios[t.name], "%.1f"), verdict(median(ratios[t.name]) >= 50))
+	}
+	if *cpuprofile != "" {
+		for _, t := range targets[1:] {
+			name := *cpuprofile + "-" + strings.TrimPrefix(t.name, "/auth ") + ".pprof"
+			f, err := os.Create(name)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			res := bench.RunLoad(*clients, *requests, *dur, func(_, seq int) error { return get(t, seq) })
+			pprof.StopCPUProfile()
+			f.Close()
+			fmt.Printf("profiled run: %-12s %s; profile in %s\n", t.name, res, name)
+		}
+	}
+	return nil
+}
+
+// createSessions stores n live sessions of a realistic identity from `workers` goroutines and
+// returns their IDs (the cookie values).
+func createSessions(st session.Store, n, workers int) ([]string, error) {
+	ids := make([]string, n)
+	errs := make(chan error, workers)
+	now := time.Now()
+	for w := range workers {
+		go func() {
+			for i := w; i < n; i += workers {
+				id, err := session.NewID()
+				if err == nil {
+					ids[i] = id
+					err = st.CreateSession(context.Background(), &session.Session{
+						ID: id, Profile: "buypass-smartcard", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(2 * time.Hour),
+						Identity: identity.Identity{
+							NationalID: fmt.Sprintf("2%010d", i), Kind: identity.KindSyntheticFNR, Instrument: identity.InstrumentSmartCard,
+							Level: 4, LoA: "http://eidas.europa.eu/LoA/high", AuthMethod: "Buypass", IdP: "ips",
+							SessionIndex: fmt.Sprintf("_%040x", i), NameID: fmt.Sprintf("_%040x", i+1<<40),
+							NameIDFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", Culture: "nb", AuthenticatedAt: now,
+						},
+					})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range workers {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return ids, first
+}

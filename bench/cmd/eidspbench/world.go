@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"github.com/eidsp/eidsp/bench"
+	"github.com/eidsp/eidsp/certs"
+	"github.com/eidsp/eidsp/config"
+	"github.com/eidsp/eidsp/devidp"
+	"github.com/eidsp/eidsp/handlers"
+	"github.com/eidsp/eidsp/identity"
+	"github.com/eidsp/eidsp/metadata"
+	"github.com/eidsp/eidsp/saml"
+	"github.com/eidsp/eidsp/session"
+	"github.com/eidsp/eidsp/session/redis"
+	"github.com/eidsp/eidsp/session/sqlite"
+	"github.com/eidsp/eidsp/templates"
+)
+
+// WorldOptions say how to wire the SP.
+type WorldOptions struct {
+	Dir       string // data directory: keys, SQLite file, metadata
+	Store     string // "sqlite" (default) or "redis"
+	RedisAddr string // with Store "redis"
+	Log       *slog.Logger
+}
+
+// World is an SP and the development IdP in this process, each on its own loopback listener,
+// wired to each other through metadata as `eidsp dev` does (cmd/eidsp/dev.go and app.go; that
+// wiring is in package main, so the part the benchmarks need is repeated here from the same
+// configuration: config.Dev with its defaults).
+type World struct {
+	SPURL, IdPURL string
+	Config        *config.Config
+	Server        *handlers.Server
+	Store         session.Store
+	IdP           *devidp.IdP
+	stop          []func()
+}
+
+// NewWorld builds and starts the SP and the IdP. Their server goroutines carry the pprof labels
+// role=sp and role=idp, so that a CPU profile splits by party.
+func NewWorld(opt WorldOptions) (*World, error) {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	spLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		spLn.Close()
+		return nil, err
+	}
+	w := &World{SPURL: "http://" + spLn.Addr().String(), IdPURL: "http://" + idpLn.Addr().String()}
+	fail := func(err error) (*World, error) {
+		spLn.Close()
+		idpLn.Close()
+		w.Close()
+		return nil, err
+	}
+	now := time.Now()
+	spKP, err := certs.EnsureDevKeyPair(opt.Dir, "sp", "eidsp benchmark SP", now)
+	if err != nil {
+		return fail(err)
+	}
+	idpKP, err := certs.EnsureDevKeyPair(opt.Dir, "devidp", "eidsp benchmark IdP", now)
+	if err != nil {
+		return fail(err)
+	}
+	idp, err := devidp.New(devidp.Config{
+		BaseURL:             w.IdPURL,
+		Signer:              saml.Signer{Key: idpKP.Key, Cert: idpKP.Cert},
+		InResponseTo:        saml.InResponseToAuthnRequest,
+		InstrumentNamespace: config.DefaultInstrumentNamespace,
+		Logger:              opt.Log.With("component", "devidp"),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	w.IdP = idp
+	meta, err := idp.Metadata()
+	if err != nil {
+		return fail(err)
+	}
+	metaFile := filepath.Join(opt.Dir, "devidp-metadata.xml")
+	if err := os.WriteFile(metaFile, meta, 0o600); err != nil {
+		return fail(err)
+	}
+	cfg := config.Dev(opt.Dir, spLn.Addr().String(), w.SPURL, metaFile)
+	if opt.Store == "redis" {
+		cfg.Store.Driver = "redis"
+		cfg.Store.Redis.Addr = opt.RedisAddr
+		cfg.Store.Redis.KeyPrefix = "eidsp:"
+	}
+	if err := cfg.Validate(); err != nil {
+		return fail(fmt.Errorf("configuration: %w", err))
+	}
+	w.Config = cfg
+	srv, store, err := buildServer(cfg, spKP, meta, opt.Log)
+	if err != nil {
+		return fail(err)
+	}
+	w.Server, w.Store = srv, store
+	w.stop = append(w.stop, func() { store.Close() })
+	if err := idp.RegisterSP(srv.SPMetadata); err != nil {
+		return fail(err)
+	}
+	w.serve(spLn, srv.Echo(), bench.RoleSP)
+	w.serve(idpLn, idp.Handler(), bench.RoleIdP)
+	return w, nil
+}
+
+// serve serves h on ln from a goroutine labelled role=role: net/http starts one goroutine per
+// connection from there, and goroutines inherit their creator's labels.
+func (w *World) serve(ln net.Listener, h http.Handler, role string) {
+	hs := NewHTTPServer(h)
+	go pprof.Do(context.Background(), pprof.Labels("role", role), func(context.Context) { _ = hs.Serve(ln) })
+	w.stop = append([]func(){func() { hs.Close() }}, w.stop...)
+}
+
+// NewHTTPServer is an http.Server with the timeouts of `eidsp serve` (cmd/eidsp/serve.go).
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// Close stops both servers and closes the store.
+func (w *World) Close() {
+	for _, f := range w.stop {
+		f()
+	}
+	w.stop = nil
+}
+
+// buildServer is cmd/eidsp's buildApp for a configuration whose IdPs all read the same
+// metadata document (the development IdP's).
+func buildServer(cfg *config.Config, kp *certs.KeyPair, idpMeta []byte, log *slog.Logger) (*handlers.Server, session.Store, error) {
+	hashKey := make([]byte, 32)
+	if _, err := rand.Read(hashKey); err != nil {
+		return nil, nil, err
+	}
+	pages, err := templates.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	idps := map[string]*handlers.IdP{}
+	for i := range cfg.IdPs {
+		p := &cfg.IdPs[i]
+		desc, err := metadata.ParseIdP(idpMeta, metadata.ParseOptions{EntityID: p.EntityID, AllowInsecure: p.AllowInsecureMetadata})
+		if err != nil {
+			return nil, nil, fmt.Errorf("idp %s: metadata: %w", p.Name, err)
+		}
+		sso, ok := saml.EndpointFor(desc.SingleSignOn, saml.BindingHTTPRedirect)
+		if !ok {
+			return nil, nil, errors.New("no HTTP-Redirect SingleSignOnService")
+		}
+		algs := saml.DefaultAlgorithms()
+		if *p.AllowSHA1 {
+			algs = algs.WithSHA1()
+		}
+		sigAlg := saml.AlgRSASHA256
+		if p.SignatureAlgorithm == "rsa-sha1" {
+			sigAlg = saml.AlgRSASHA1
+		}
+		am := identity.PresetGeneric()
+		switch p.Preset {
+		case config.PresetIDPorten:
+			am = identity.PresetIDPorten()
+		case config.PresetIPS:
+			am = identity.PresetIPS()
+		}
+		idps[p.Name] = &handlers.IdP{
+			Name: p.Name,
+			Policy: &saml.IdP{
+				Name: p.Name, Descriptor: desc, Algorithms: algs,
+				InResponseTo:              saml.InResponseToRule(p.InResponseTo),
+				RequireEncryptedAssertion: *p.RequireEncryptedAssertion,
+				AttributeMap:              am,
+				AllowSynthetic:            p.AllowTestPersons,
+			},
+			SSOURL: sso.Location, Binding: saml.BindingHTTPArtifact,
+			Signer:              saml.Signer{Key: kp.Key, Cert: kp.Cert, Alg: sigAlg},
+			InstrumentNamespace: p.InstrumentNamespace,
+		}
+	}
+	spMeta, err := metadata.SP{
+		EntityID: cfg.SP.EntityID, SigningCert: kp.Cert, EncryptionCerts: []*x509.Certificate{kp.Cert},
+		ACSArtifact: cfg.BaseURL + "/saml/acs", SLO: cfg.BaseURL + "/saml/slo",
+	}.Build()
+	if err != nil {
+		return nil, nil, err
+	}
+	var store session.Store
+	if cfg.Store.Driver == "redis" {
+		store, err = redis.Open(context.Background(), redis.Options{Addr: cfg.Store.Redis.Addr, KeyPrefix: cfg.Store.Redis.KeyPrefix})
+	} else {
+		store, err = sqlite.Open(cfg.Store.Path, sqlite.Options{})
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: %w", err)
+	}
+	var profiles []handlers.Profile
+	for _, p := range cfg.Profiles {
+		profiles = append(profiles, handlers.Profile{Name: p.Name, Label: p.Label, IdP: p.IdP,
+			Instruments: p.Instruments, MinLevel: p.MinLevel, ForceAuthn: p.ForceAuthn, OnBehalfOf: p.OnBehalfOf})
+	}
+	srv := &handlers.Server{
+		Opt: handlers.Options{
+			BaseURL: cfg.BaseURL, EntityID: cfg.SP.EntityID, PortalName: cfg.UI.PortalName,
+			CookieName: cfg.Session.CookieName, IdleTimeout: cfg.Session.IdleTimeout,
+			MaxLifetime: cfg.Session.MaxLifetime, PendingTTL: cfg.SAML.PendingTTL,
+			SOAPTimeout: cfg.SAML.SOAPTimeout, MaxPostBytes: cfg.SAML.MaxPostBytes, HashKey: hashKey,
+			LoggedOutURL: cfg.Session.LoggedOutURL,
+		},
+		Store: store, Pages: pages, Log: log, Now: time.Now,
+		Verifier: saml.Verifier{
+			EntityID: cfg.SP.EntityID, DecryptionKeys: []*rsa.PrivateKey{kp.Key},
+			Skew: cfg.SAML.ClockSkew, MaxAge: cfg.SAML.MaxResponseAge, Limits: saml.DefaultLimits(),
+		},
+		SOAP:       saml.SOAPClient{HTTP: &http.Client{Timeout: cfg.SAML.SOAPTimeout}, MaxBytes: cfg.SAML.MaxSOAPBytes},
+		IdPs:       idps,
+		Profiles:   profiles,
+		SPMetadata: spMeta,
+	}
+	return srv, store, nil
+}
