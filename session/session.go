@@ -112,3 +112,36 @@ func HashKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
 }
+
+// Prepare checks what every backend requires of a new session and fills the defaults: an ID and
+// an ExpiresAt are required; CreatedAt defaults to now, LastSeen to CreatedAt.
+func (s *Session) Prepare(now time.Time) error {
+	if s.ID == "" {
+		return errors.New("empty ID")
+	}
+	if s.ExpiresAt.IsZero() {
+		return errors.New("zero ExpiresAt")
+	}
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = now
+	}
+	if s.LastSeen.IsZero() {
+		s.LastSeen = s.CreatedAt
+	}
+	return nil
+}
+
+// Prepare checks what every backend requires of a new pending record: a key and an ExpiresAt;
+// CreatedAt defaults to now.
+func (p *PendingLogin) Prepare(now time.Time) error {
+	if p.Key == "" {
+		return errors.New("empty key")
+	}
+	if p.ExpiresAt.IsZero() {
+		return errors.New("zero ExpiresAt")
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = now
+	}
+	return nil
+}

@@ -143,17 +143,8 @@ func (s *Store) ttlMillis(expires time.Time) int64 {
 // CreateSession stores a new session under the SHA-256 of its ID and adds it to its user's
 // index. An existing session with the same ID is an error and is left as it was.
 func (s *Store) CreateSession(ctx context.Context, sess *session.Session) error {
-	if sess.ID == "" {
-		return errors.New("session/redis: create session: empty ID")
-	}
-	if sess.ExpiresAt.IsZero() {
-		return errors.New("session/redis: create session: zero ExpiresAt")
-	}
-	if sess.CreatedAt.IsZero() {
-		sess.CreatedAt = s.now()
-	}
-	if sess.LastSeen.IsZero() {
-		sess.LastSeen = sess.CreatedAt
+	if err := sess.Prepare(s.now()); err != nil {
+		return fmt.Errorf("session/redis: create session: %w", err)
 	}
 	// NameID and NameIDFormat are json:"-" in identity.Identity; they travel in their own fields.
 	ident, err := json.Marshal(sess.Identity)
@@ -271,14 +262,8 @@ type pendingRecord struct {
 // PutPending stores a pending login under the SHA-256 of its key. An existing one with the
 // same key is an error and is left as it was.
 func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
-	if p.Key == "" {
-		return errors.New("session/redis: put pending: empty key")
-	}
-	if p.ExpiresAt.IsZero() {
-		return errors.New("session/redis: put pending: zero ExpiresAt")
-	}
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = s.now()
+	if err := p.Prepare(s.now()); err != nil {
+		return fmt.Errorf("session/redis: put pending: %w", err)
 	}
 	v, err := json.Marshal(pendingRecord{
 		RequestID:      p.RequestID,

@@ -120,17 +120,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // CreateSession stores a new session under the SHA-256 of its ID.
 func (s *Store) CreateSession(ctx context.Context, sess *session.Session) error {
-	if sess.ID == "" {
-		return errors.New("session/sqlite: create session: empty ID")
-	}
-	if sess.ExpiresAt.IsZero() {
-		return errors.New("session/sqlite: create session: zero ExpiresAt")
-	}
-	if sess.CreatedAt.IsZero() {
-		sess.CreatedAt = s.now()
-	}
-	if sess.LastSeen.IsZero() {
-		sess.LastSeen = sess.CreatedAt
+	if err := sess.Prepare(s.now()); err != nil {
+		return fmt.Errorf("session/sqlite: create session: %w", err)
 	}
 	// NameID and NameIDFormat are json:"-" in identity.Identity; they travel in their own columns.
 	ident, err := json.Marshal(sess.Identity)
@@ -223,14 +214,8 @@ func (s *Store) DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, s
 
 // PutPending stores a pending login under the SHA-256 of its key.
 func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
-	if p.Key == "" {
-		return errors.New("session/sqlite: put pending: empty key")
-	}
-	if p.ExpiresAt.IsZero() {
-		return errors.New("session/sqlite: put pending: zero ExpiresAt")
-	}
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = s.now()
+	if err := p.Prepare(s.now()); err != nil {
+		return fmt.Errorf("session/sqlite: put pending: %w", err)
 	}
 	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
