@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"errors"
 	"fmt"
+	"github.com/eidsp/eidsp/internal/app"
 	"io"
 	"log/slog"
 	"net"
@@ -21,13 +18,8 @@ import (
 	"github.com/eidsp/eidsp/config"
 	"github.com/eidsp/eidsp/devidp"
 	"github.com/eidsp/eidsp/handlers"
-	"github.com/eidsp/eidsp/identity"
-	"github.com/eidsp/eidsp/metadata"
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
-	"github.com/eidsp/eidsp/session/redis"
-	"github.com/eidsp/eidsp/session/sqlite"
-	"github.com/eidsp/eidsp/templates"
 )
 
 // WorldOptions say how to wire the SP.
@@ -74,8 +66,7 @@ func NewWorld(opt WorldOptions) (*World, error) {
 		return nil, err
 	}
 	now := time.Now()
-	spKP, err := certs.EnsureDevKeyPair(opt.Dir, "sp", "eidsp benchmark SP", now)
-	if err != nil {
+	if _, err := certs.EnsureDevKeyPair(opt.Dir, "sp", "eidsp benchmark SP", now); err != nil {
 		return fail(err)
 	}
 	idpKP, err := certs.EnsureDevKeyPair(opt.Dir, "devidp", "eidsp benchmark IdP", now)
@@ -111,10 +102,11 @@ func NewWorld(opt WorldOptions) (*World, error) {
 		return fail(fmt.Errorf("configuration: %w", err))
 	}
 	w.Config = cfg
-	srv, store, err := buildServer(cfg, spKP, meta, opt.Log)
+	built, err := app.Build(context.Background(), cfg, opt.Log, time.Now)
 	if err != nil {
 		return fail(err)
 	}
+	srv, store := built.Server, built.Store
 	w.Server, w.Store = srv, store
 	w.stop = append(w.stop, func() { store.Close() })
 	if err := idp.RegisterSP(srv.SPMetadata); err != nil {
@@ -151,97 +143,4 @@ func (w *World) Close() {
 		f()
 	}
 	w.stop = nil
-}
-
-// buildServer is cmd/eidsp's buildApp for a configuration whose IdPs all read the same
-// metadata document (the development IdP's).
-func buildServer(cfg *config.Config, kp *certs.KeyPair, idpMeta []byte, log *slog.Logger) (*handlers.Server, session.Store, error) {
-	hashKey := make([]byte, 32)
-	if _, err := rand.Read(hashKey); err != nil {
-		return nil, nil, err
-	}
-	pages, err := templates.Load()
-	if err != nil {
-		return nil, nil, err
-	}
-	idps := map[string]*handlers.IdP{}
-	for i := range cfg.IdPs {
-		p := &cfg.IdPs[i]
-		desc, err := metadata.ParseIdP(idpMeta, metadata.ParseOptions{EntityID: p.EntityID, AllowInsecure: p.AllowInsecureMetadata})
-		if err != nil {
-			return nil, nil, fmt.Errorf("idp %s: metadata: %w", p.Name, err)
-		}
-		sso, ok := saml.EndpointFor(desc.SingleSignOn, saml.BindingHTTPRedirect)
-		if !ok {
-			return nil, nil, errors.New("no HTTP-Redirect SingleSignOnService")
-		}
-		algs := saml.DefaultAlgorithms()
-		if *p.AllowSHA1 {
-			algs = algs.WithSHA1()
-		}
-		sigAlg := saml.AlgRSASHA256
-		if p.SignatureAlgorithm == "rsa-sha1" {
-			sigAlg = saml.AlgRSASHA1
-		}
-		am := identity.PresetGeneric()
-		switch p.Preset {
-		case config.PresetIDPorten:
-			am = identity.PresetIDPorten()
-		case config.PresetIPS:
-			am = identity.PresetIPS()
-		}
-		idps[p.Name] = &handlers.IdP{
-			Name: p.Name,
-			Policy: &saml.IdP{
-				Name: p.Name, Descriptor: desc, Algorithms: algs,
-				InResponseTo:              saml.InResponseToRule(p.InResponseTo),
-				RequireEncryptedAssertion: *p.RequireEncryptedAssertion,
-				AttributeMap:              am,
-				AllowSynthetic:            p.AllowTestPersons,
-			},
-			SSOURL: sso.Location, Binding: saml.BindingHTTPArtifact,
-			Signer:              saml.Signer{Key: kp.Key, Cert: kp.Cert, Alg: sigAlg},
-			InstrumentNamespace: p.InstrumentNamespace,
-		}
-	}
-	spMeta, err := metadata.SP{
-		EntityID: cfg.SP.EntityID, SigningCert: kp.Cert, EncryptionCerts: []*x509.Certificate{kp.Cert},
-		ACSArtifact: cfg.BaseURL + "/saml/acs", SLO: cfg.BaseURL + "/saml/slo",
-	}.Build()
-	if err != nil {
-		return nil, nil, err
-	}
-	var store session.Store
-	if cfg.Store.Driver == "redis" {
-		store, err = redis.Open(context.Background(), redis.Options{Addr: cfg.Store.Redis.Addr, KeyPrefix: cfg.Store.Redis.KeyPrefix})
-	} else {
-		store, err = sqlite.Open(cfg.Store.Path, sqlite.Options{})
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("store: %w", err)
-	}
-	var profiles []handlers.Profile
-	for _, p := range cfg.Profiles {
-		profiles = append(profiles, handlers.Profile{Name: p.Name, Label: p.Label, IdP: p.IdP,
-			Instruments: p.Instruments, MinLevel: p.MinLevel, ForceAuthn: p.ForceAuthn, OnBehalfOf: p.OnBehalfOf})
-	}
-	srv := &handlers.Server{
-		Opt: handlers.Options{
-			BaseURL: cfg.BaseURL, EntityID: cfg.SP.EntityID, PortalName: cfg.UI.PortalName,
-			CookieName: cfg.Session.CookieName, IdleTimeout: cfg.Session.IdleTimeout,
-			MaxLifetime: cfg.Session.MaxLifetime, PendingTTL: cfg.SAML.PendingTTL,
-			SOAPTimeout: cfg.SAML.SOAPTimeout, MaxPostBytes: cfg.SAML.MaxPostBytes, HashKey: hashKey,
-			LoggedOutURL: cfg.Session.LoggedOutURL,
-		},
-		Store: store, Pages: pages, Log: log, Now: time.Now,
-		Verifier: saml.Verifier{
-			EntityID: cfg.SP.EntityID, DecryptionKeys: []*rsa.PrivateKey{kp.Key},
-			Skew: cfg.SAML.ClockSkew, MaxAge: cfg.SAML.MaxResponseAge, Limits: saml.DefaultLimits(),
-		},
-		SOAP:       saml.SOAPClient{HTTP: &http.Client{Timeout: cfg.SAML.SOAPTimeout}, MaxBytes: cfg.SAML.MaxSOAPBytes},
-		IdPs:       idps,
-		Profiles:   profiles,
-		SPMetadata: spMeta,
-	}
-	return srv, store, nil
 }

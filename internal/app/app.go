@@ -1,0 +1,280 @@
+// Package app wires a service provider from a validated configuration: keys, IdP metadata,
+// store, templates, metrics and the handlers. It is the one place that knows every package;
+// `cmd/eidsp` and the benchmarks both build the server through it, so that what is measured is
+// what runs.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/eidsp/eidsp/certs"
+	"github.com/eidsp/eidsp/config"
+	"github.com/eidsp/eidsp/handlers"
+	"github.com/eidsp/eidsp/identity"
+	"github.com/eidsp/eidsp/metadata"
+	"github.com/eidsp/eidsp/metrics"
+	"github.com/eidsp/eidsp/saml"
+	"github.com/eidsp/eidsp/session"
+	"github.com/eidsp/eidsp/session/redis"
+	"github.com/eidsp/eidsp/session/sqlite"
+	"github.com/eidsp/eidsp/templates"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// App is a wired service provider.
+type App struct {
+	Server *handlers.Server
+	Store  session.Store
+	SPKey  *certs.KeyPair
+}
+
+// loadMetadata reads an IdP's metadata from its file or URL.
+func loadMetadata(ctx context.Context, p *config.IdPConfig) ([]byte, error) {
+	if p.MetadataFile != "" {
+		return os.ReadFile(p.MetadataFile)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.MetadataURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("metadata URL answered HTTP %d", resp.StatusCode)
+	}
+	lim := int64(saml.MetadataLimits().MaxBytes)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, lim+1))
+	if int64(len(data)) > lim {
+		return nil, fmt.Errorf("metadata larger than %d bytes", lim)
+	}
+	return data, err
+}
+
+// attributeMap is the preset's map with the configuration's overrides.
+func attributeMap(p *config.IdPConfig) identity.AttributeMap {
+	m := identity.PresetGeneric()
+	switch p.Preset {
+	case config.PresetIDPorten:
+		m = identity.PresetIDPorten()
+	case config.PresetIPS:
+		m = identity.PresetIPS()
+	}
+	o := p.Attributes
+	for dst, v := range map[*string]string{&m.NationalID: o.NationalID, &m.Level: o.Level, &m.AuthMethod: o.AuthMethod,
+		&m.Culture: o.Culture, &m.OnBehalfOf: o.OnBehalfOf, &m.Instrument: o.Instrument} {
+		if v != "" {
+			*dst = v
+		}
+	}
+	return m
+}
+
+// loadHashKey reads (or creates) the key of the keyed hash that correlates national identity
+// numbers in logs.
+func loadHashKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return b, os.WriteFile(path, b, 0o600)
+}
+
+// openStore opens the configured session store.
+func openStore(ctx context.Context, cfg *config.Config, now func() time.Time) (session.Store, error) {
+	if cfg.Store.Driver != "redis" {
+		return sqlite.Open(cfg.Store.Path, sqlite.Options{Now: now})
+	}
+	r := cfg.Store.Redis
+	opt := redis.Options{Addr: r.Addr, Username: r.Username, DB: r.DB, KeyPrefix: r.KeyPrefix, Now: now}
+	if r.PasswordFile != "" {
+		pw, err := os.ReadFile(r.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis password: %w", err)
+		}
+		opt.Password = strings.TrimRight(string(pw), "\r\n")
+	}
+	if r.TLS {
+		host, _, _ := net.SplitHostPort(r.Addr)
+		opt.TLS = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	}
+	return redis.Open(ctx, opt)
+}
+
+// redisLog sends go-redis's own messages (dial failures, retries) through our one logger.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}
+
+// Build wires a service provider from a validated configuration.
+func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*App, error) {
+	kp, err := certs.LoadKeyPair(cfg.SP.CertFile, cfg.SP.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("SP key pair: %w", err)
+	}
+	hashKey, err := loadHashKey(cfg.Log.HashKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("log hash key: %w", err)
+	}
+	pages, err := templates.Load()
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	theme := templates.Theme{LogoAlt: cfg.UI.LogoAlt, Accent: cfg.UI.Colors.Accent,
+		HeaderBackground: cfg.UI.Colors.HeaderBackground, HeaderText: cfg.UI.Colors.HeaderText, Texts: cfg.UI.Texts}
+	if cfg.UI.LogoFile != "" {
+		if theme.Logo, err = os.ReadFile(cfg.UI.LogoFile); err != nil {
+			return nil, fmt.Errorf("ui.logo_file: %w", err)
+		}
+	}
+	if err := pages.ApplyTheme(theme); err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
+	idps := map[string]*handlers.IdP{}
+	anyPost := false
+	for i := range cfg.IdPs {
+		p := &cfg.IdPs[i]
+		data, err := loadMetadata(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("idp %s: metadata: %w", p.Name, err)
+		}
+		desc, err := metadata.ParseIdP(data, metadata.ParseOptions{EntityID: p.EntityID, AllowInsecure: p.AllowInsecureMetadata, Now: now()})
+		if err != nil {
+			return nil, fmt.Errorf("idp %s: metadata: %w", p.Name, err)
+		}
+		sso, ok := saml.EndpointFor(desc.SingleSignOn, saml.BindingHTTPRedirect)
+		if !ok {
+			return nil, fmt.Errorf("idp %s: metadata has no HTTP-Redirect SingleSignOnService", p.Name)
+		}
+		algs := saml.DefaultAlgorithms()
+		if *p.AllowSHA1 {
+			algs = algs.WithSHA1()
+		}
+		sigAlg := saml.AlgRSASHA256
+		if p.SignatureAlgorithm == "rsa-sha1" {
+			sigAlg = saml.AlgRSASHA1
+		}
+		binding := saml.BindingHTTPArtifact
+		if p.Binding == config.BindingPost {
+			binding, anyPost = saml.BindingHTTPPost, true
+		}
+		am := attributeMap(p)
+		if err := am.Validate(); err != nil {
+			return nil, fmt.Errorf("idp %s: attributes: %w", p.Name, err)
+		}
+		idps[p.Name] = &handlers.IdP{
+			Name: p.Name,
+			Policy: &saml.IdP{
+				Name: p.Name, Descriptor: desc, Algorithms: algs,
+				InResponseTo:              saml.InResponseToRule(p.InResponseTo),
+				RequireEncryptedAssertion: *p.RequireEncryptedAssertion,
+				AttributeMap:              am,
+				AllowSynthetic:            p.AllowTestPersons,
+			},
+			SSOURL: sso.Location, Binding: binding,
+			Signer:              saml.Signer{Key: kp.Key, Cert: kp.Cert, Alg: sigAlg},
+			InstrumentNamespace: p.InstrumentNamespace,
+		}
+	}
+	sp := metadata.SP{
+		EntityID: cfg.SP.EntityID, SigningCert: kp.Cert, EncryptionCerts: []*x509.Certificate{kp.Cert},
+		ACSArtifact: cfg.BaseURL + "/saml/acs", SLO: cfg.BaseURL + "/saml/slo",
+	}
+	if anyPost {
+		sp.ACSPost = cfg.BaseURL + "/saml/acs"
+	}
+	spMeta, err := sp.Build()
+	if err != nil {
+		return nil, fmt.Errorf("SP metadata: %w", err)
+	}
+	if cfg.Store.Driver == "redis" {
+		goredis.SetLogger(redisLog{log})
+	}
+	store, err := openStore(ctx, cfg, now)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	srvMetrics := newMetrics(cfg, log, now, store, kp, idps)
+	var upstream *url.URL
+	if cfg.Proxy.Upstream != "" {
+		if upstream, err = url.Parse(cfg.Proxy.Upstream); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("proxy.upstream: %w", err)
+		}
+	}
+	var profiles []handlers.Profile
+	for _, p := range cfg.Profiles {
+		profiles = append(profiles, handlers.Profile{Name: p.Name, Label: p.Label, IdP: p.IdP,
+			Instruments: p.Instruments, MinLevel: p.MinLevel, ForceAuthn: p.ForceAuthn, OnBehalfOf: p.OnBehalfOf})
+	}
+	srv := &handlers.Server{
+		Opt: handlers.Options{
+			BaseURL: cfg.BaseURL, EntityID: cfg.SP.EntityID, PortalName: cfg.UI.PortalName,
+			CookieName: cfg.Session.CookieName, IdleTimeout: cfg.Session.IdleTimeout,
+			MaxLifetime: cfg.Session.MaxLifetime, PendingTTL: cfg.SAML.PendingTTL,
+			SOAPTimeout: cfg.SAML.SOAPTimeout, MaxPostBytes: cfg.SAML.MaxPostBytes, HashKey: hashKey,
+			LoggedOutURL: cfg.Session.LoggedOutURL,
+			Upstream:     upstream, DefaultProfile: cfg.Proxy.DefaultProfile,
+		},
+		Store: store, Pages: pages, Log: log, Now: now,
+		Verifier: saml.Verifier{
+			EntityID: cfg.SP.EntityID, DecryptionKeys: []*rsa.PrivateKey{kp.Key},
+			Skew: cfg.SAML.ClockSkew, MaxAge: cfg.SAML.MaxResponseAge, Limits: saml.DefaultLimits(),
+		},
+		SOAP:       saml.SOAPClient{HTTP: &http.Client{Timeout: cfg.SAML.SOAPTimeout}, MaxBytes: cfg.SAML.MaxSOAPBytes},
+		IdPs:       idps,
+		Profiles:   profiles,
+		Metrics:    srvMetrics,
+		SPMetadata: spMeta,
+	}
+	return &App{Server: srv, Store: store, SPKey: kp}, nil
+}
+
+var _ handlers.Observer = (*metrics.Metrics)(nil)
+
+// newMetrics builds the Prometheus metrics: login and logout counters, latencies, the store's
+// session count where the store can count, and the expiry of our and the IdPs' certificates.
+func newMetrics(cfg *config.Config, log *slog.Logger, now func() time.Time, store session.Store, kp *certs.KeyPair, idps map[string]*handlers.IdP) *metrics.Metrics {
+	var instruments []string
+	for _, p := range cfg.Profiles {
+		instruments = append(instruments, p.Instruments...)
+	}
+	watched := []metrics.Certificate{{Name: "sp", Cert: kp.Cert}}
+	for name, idp := range idps {
+		watched = append(watched, metrics.IdPCertificates(name, idp.Policy.Descriptor.SigningCerts)...)
+	}
+	sessions, _ := store.(metrics.SessionCounter)
+	return metrics.New(metrics.Options{Instruments: instruments, Sessions: sessions,
+		Certificates: func() []metrics.Certificate { return watched }, Now: now, Log: log})
+}
