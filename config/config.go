@@ -66,6 +66,14 @@ type SPConfig struct {
 	EntityID string `yaml:"entity_id"` // default BaseURL + "/saml/metadata"
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// NextCertFile and NextKeyFile are the key pair that replaces the current one (key
+	// rollover): published in metadata and used for decryption at once, used for signing from
+	// RolloverAt. Both or neither.
+	NextCertFile string `yaml:"next_cert_file"`
+	NextKeyFile  string `yaml:"next_key_file"`
+	// RolloverAt is when signing switches from the current key to the next (RFC 3339 in YAML);
+	// zero: the current key keeps signing.
+	RolloverAt time.Time `yaml:"rollover_at"`
 }
 
 // SessionConfig bounds the portal session.
@@ -287,6 +295,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SP.CertFile == "" || c.SP.KeyFile == "" {
 		add("sp.cert_file and sp.key_file are required (eidsp keygen makes a pair for test environments)")
+	}
+	if (c.SP.NextCertFile == "") != (c.SP.NextKeyFile == "") {
+		add("sp.next_cert_file and sp.next_key_file go together (both or neither)")
+	}
+	if !c.SP.RolloverAt.IsZero() && c.SP.NextCertFile == "" && c.SP.NextKeyFile == "" {
+		add("sp.rollover_at needs the next key pair (sp.next_cert_file and sp.next_key_file)")
 	}
 	if c.Session.IdleTimeout <= 0 || c.Session.IdleTimeout > 30*time.Minute {
 		add("session.idle_timeout %s must be between 0 and 30m (Digdir verification test 8)", c.Session.IdleTimeout)

@@ -132,6 +132,20 @@ func TestValidate(t *testing.T) {
 			wantErr: "must be an absolute http(s) URL without a path"},
 		{name: "fail/idle timeout zero", edit: func(c *Config) { c.Session.IdleTimeout = -time.Second },
 			wantErr: "session.idle_timeout"},
+		{name: "ok/next key pair without a rollover date", edit: func(c *Config) {
+			c.SP.NextCertFile, c.SP.NextKeyFile = "/etc/eidsp/next.crt", "/etc/eidsp/next.key"
+		}},
+		{name: "ok/next key pair with a rollover date", edit: func(c *Config) {
+			c.SP.NextCertFile, c.SP.NextKeyFile = "/etc/eidsp/next.crt", "/etc/eidsp/next.key"
+			c.SP.RolloverAt = time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
+		}},
+		{name: "fail/next certificate without its key", edit: func(c *Config) { c.SP.NextCertFile = "/etc/eidsp/next.crt" },
+			wantErr: "sp.next_cert_file and sp.next_key_file go together (both or neither)"},
+		{name: "fail/next key without its certificate", edit: func(c *Config) { c.SP.NextKeyFile = "/etc/eidsp/next.key" },
+			wantErr: "sp.next_cert_file and sp.next_key_file go together (both or neither)"},
+		{name: "fail/rollover date without a next key pair", edit: func(c *Config) {
+			c.SP.RolloverAt = time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
+		}, wantErr: "sp.rollover_at needs the next key pair (sp.next_cert_file and sp.next_key_file)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +164,27 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate: %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestLoadRollover reads the rollover settings from YAML: rollover_at is an RFC 3339 time.
+func TestLoadRollover(t *testing.T) {
+	body := strings.Replace(validYAML, "  key_file: /etc/eidsp/sp.key\n",
+		"  key_file: /etc/eidsp/sp.key\n  next_cert_file: /etc/eidsp/next.crt\n  next_key_file: /etc/eidsp/next.key\n"+
+			"  rollover_at: 2026-06-01T08:00:00+02:00\n", 1)
+	c, err := Load(writeYAML(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	want := time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
+	if c.SP.NextCertFile != "/etc/eidsp/next.crt" || c.SP.NextKeyFile != "/etc/eidsp/next.key" || !c.SP.RolloverAt.Equal(want) {
+		t.Errorf("sp = %+v, want next pair and rollover_at %s", c.SP, want)
+	}
+	if _, err := Load(writeYAML(t, strings.Replace(body, "2026-06-01T08:00:00+02:00", "next tuesday", 1))); err == nil {
+		t.Error("Load accepted rollover_at that is not a time")
 	}
 }
 

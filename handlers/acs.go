@@ -49,7 +49,7 @@ func (s *Server) acsArtifact(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	env, err := idp.Signer.ArtifactResolve(resolveID, s.Opt.EntityID, ep.Location, art, now)
+	env, err := s.signer(idp, now).ArtifactResolve(resolveID, s.Opt.EntityID, ep.Location, art, now)
 	if err != nil {
 		return fmt.Errorf("build ArtifactResolve: %w", err)
 	}
@@ -116,5 +116,5 @@ func (s *Server) pendingIdP(pl *session.PendingLogin, binding string) (*IdP, err
 // metadata serves our SP metadata for admins to upload to the IdP.
 func (s *Server) metadata(c *echo.Context) error {
 	c.Response().Header().Set("Content-Disposition", `inline; filename="eidsp-sp-metadata.xml"`)
-	return c.Blob(http.StatusOK, "application/samlmetadata+xml", s.SPMetadata)
+	return c.Blob(http.StatusOK, "application/samlmetadata+xml", s.SPMetadataAt(s.Now()))
 }

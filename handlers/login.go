@@ -77,7 +77,7 @@ func (s *Server) login(c *echo.Context) error {
 		BrowserBinding: hashHex(browser), Locale: loc, MinLevel: prof.MinLevel, ForceAuthn: force,
 		CreatedAt: now, ExpiresAt: now.Add(s.Opt.PendingTTL),
 	}
-	target, err := idp.Signer.RedirectURL(idp.SSOURL, saml.ParamSAMLRequest, xml, relay, [][2]string{{"locale", loc}})
+	target, err := s.signer(idp, now).RedirectURL(idp.SSOURL, saml.ParamSAMLRequest, xml, relay, [][2]string{{"locale", loc}})
 	if err != nil {
 		return &pageError{Status: http.StatusInternalServerError, Key: "internal", Reason: "config", Err: err}
 	}

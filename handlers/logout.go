@@ -79,7 +79,7 @@ func (s *Server) logout(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	target, err := idp.Signer.RedirectURL(slo.Location, saml.ParamSAMLRequest, xml, relay, nil)
+	target, err := s.signer(idp, now).RedirectURL(slo.Location, saml.ParamSAMLRequest, xml, relay, nil)
 	if err != nil {
 		return fmt.Errorf("sign LogoutRequest: %w", err)
 	}
@@ -219,7 +219,7 @@ func (s *Server) sloRequest(c *echo.Context, m *saml.RedirectMessage, idps []*Id
 	if err != nil {
 		return err
 	}
-	target, err := idp.Signer.RedirectURL(dest, saml.ParamSAMLResponse, xml, m.RelayState, nil)
+	target, err := s.signer(idp, chk.Now).RedirectURL(dest, saml.ParamSAMLResponse, xml, m.RelayState, nil)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,9 @@ type IdP struct {
 	Binding             string      // saml.BindingHTTPArtifact or saml.BindingHTTPPost
 	Signer              saml.Signer // our key, with this IdP's signature algorithm
 	InstrumentNamespace string
+	// NextSigner is the next key pair during a key rollover, with the same algorithm; it signs
+	// from Server.RolloverAt. Nil: no rollover.
+	NextSigner *saml.Signer
 }
 
 // Options are the server's settings.
@@ -80,6 +83,11 @@ type Server struct {
 	Profiles   []Profile
 	SPMetadata []byte
 	Metrics    Observer // nil: no metrics, no GET /metrics
+	// Key rollover: from RolloverAt (zero: never) every request is signed with each IdP's
+	// NextSigner and GET /saml/metadata serves SPMetadataRolledOver, the metadata as it will
+	// read once the next key is promoted to current.
+	RolloverAt           time.Time
+	SPMetadataRolledOver []byte
 }
 
 func (s *Server) acsURL() string { return s.Opt.BaseURL + "/saml/acs" }

@@ -72,7 +72,7 @@ func newDevEnv(ctx context.Context, dataDir string, spLn, idpLn net.Listener, lo
 	if err != nil {
 		return nil, err
 	}
-	if err := idp.RegisterSP(a.server.SPMetadata); err != nil {
+	if err := idp.RegisterSP(a.server.SPMetadataAt(now())); err != nil {
 		a.store.Close()
 		return nil, fmt.Errorf("register SP at the development IdP: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -80,5 +81,68 @@ func TestLoggerRedacts(t *testing.T) {
 		if !strings.Contains(buf.String(), "[redacted]") {
 			t.Errorf("%s log does not mark the redaction: %s", format, buf.String())
 		}
+	}
+}
+
+// TestCheckConfigRollover: `eidsp check-config` loads the next key pair too and warns when
+// either certificate expires within 30 days.
+func TestCheckConfigRollover(t *testing.T) {
+	dir := t.TempDir()
+	for _, kp := range []struct{ out, days string }{{"long", "365"}, {"short", "10"}} {
+		if err := run(context.Background(), []string{"keygen", "-out", filepath.Join(dir, kp.out), "-days", kp.days}, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name          string
+		current, next [2]string // certificate and key file prefixes
+		wantErr       string
+		wantWarn      []string
+		noWarn        []string
+	}{
+		{name: "ok/both far from expiry", current: [2]string{"long", "long"}, next: [2]string{"long", "long"},
+			noWarn: []string{"warning"}},
+		{name: "ok/next expires soon", current: [2]string{"long", "long"}, next: [2]string{"short", "short"},
+			wantWarn: []string{"warning: next SP certificate expires"}, noWarn: []string{"warning: SP certificate"}},
+		{name: "ok/current expires soon", current: [2]string{"short", "short"}, next: [2]string{"long", "long"},
+			wantWarn: []string{"warning: SP certificate expires"}, noWarn: []string{"warning: next SP"}},
+		{name: "fail/next certificate and key do not match", current: [2]string{"long", "long"}, next: [2]string{"long", "short"},
+			wantErr: "next SP key pair"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := func(prefix, ext string) string { return filepath.Join(dir, prefix+ext) }
+			cfg := "base_url: https://login.example.no\nsp:\n" +
+				"  cert_file: " + f(tt.current[0], ".crt") + "\n  key_file: " + f(tt.current[1], ".key") + "\n" +
+				"  next_cert_file: " + f(tt.next[0], ".crt") + "\n  next_key_file: " + f(tt.next[1], ".key") + "\n" +
+				"  rollover_at: 2026-06-01T06:00:00Z\n" +
+				"idps:\n  - name: idporten\n    preset: idporten\n    metadata_file: /nonexistent/idporten.xml\n" +
+				"profiles:\n  - name: idporten\n    idp: idporten\n"
+			path := filepath.Join(t.TempDir(), "eidsp.yaml")
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"check-config", "-config", path}, &out, &out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("check-config: %v, want an error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("check-config: %v", err)
+			}
+			for _, w := range tt.wantWarn {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output %q lacks %q", out.String(), w)
+				}
+			}
+			for _, w := range tt.noWarn {
+				if strings.Contains(out.String(), w) {
+					t.Errorf("output %q holds %q", out.String(), w)
+				}
+			}
+		})
 	}
 }

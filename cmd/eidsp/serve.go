@@ -108,6 +108,15 @@ func runCheckConfig(args []string, stdout io.Writer) error {
 	if kp.ExpiresWithin(30*24*time.Hour, time.Now()) {
 		fmt.Fprintf(stdout, "warning: SP certificate expires %s (within 30 days)\n", kp.Cert.NotAfter.Format(time.DateOnly))
 	}
+	if cfg.SP.NextCertFile != "" {
+		next, err := certs.LoadKeyPair(cfg.SP.NextCertFile, cfg.SP.NextKeyFile)
+		if err != nil {
+			return fmt.Errorf("next SP key pair: %w", err)
+		}
+		if next.ExpiresWithin(30*24*time.Hour, time.Now()) {
+			fmt.Fprintf(stdout, "warning: next SP certificate expires %s (within 30 days)\n", next.Cert.NotAfter.Format(time.DateOnly))
+		}
+	}
 	fmt.Fprintln(stdout, "configuration is valid")
 	return nil
 }
@@ -122,7 +131,7 @@ func runMetadata(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer a.store.Close()
-	_, err = stdout.Write(a.server.SPMetadata)
+	_, err = stdout.Write(a.server.SPMetadataAt(time.Now()))
 	return err
 }
 

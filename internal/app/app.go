@@ -41,6 +41,8 @@ type App struct {
 	Server *handlers.Server
 	Store  session.Store
 	SPKey  *certs.KeyPair
+	// NextSPKey is the key pair that takes over at sp.rollover_at; nil when none is configured.
+	NextSPKey *certs.KeyPair
 }
 
 // loadMetadata reads an IdP's metadata from its file or URL.
@@ -143,6 +145,12 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 	if err != nil {
 		return nil, fmt.Errorf("SP key pair: %w", err)
 	}
+	var next *certs.KeyPair
+	if cfg.SP.NextCertFile != "" {
+		if next, err = certs.LoadKeyPair(cfg.SP.NextCertFile, cfg.SP.NextKeyFile); err != nil {
+			return nil, fmt.Errorf("next SP key pair: %w", err)
+		}
+	}
 	hashKey, err := loadHashKey(cfg.Log.HashKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("log hash key: %w", err)
@@ -193,6 +201,10 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 		if err := am.Validate(); err != nil {
 			return nil, fmt.Errorf("idp %s: attributes: %w", p.Name, err)
 		}
+		var nextSigner *saml.Signer
+		if next != nil {
+			nextSigner = &saml.Signer{Key: next.Key, Cert: next.Cert, Alg: sigAlg}
+		}
 		idps[p.Name] = &handlers.IdP{
 			Name: p.Name,
 			Policy: &saml.IdP{
@@ -205,6 +217,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 			SSOURL: sso.Location, Binding: binding,
 			Signer:              saml.Signer{Key: kp.Key, Cert: kp.Cert, Alg: sigAlg},
 			InstrumentNamespace: p.InstrumentNamespace,
+			NextSigner:          nextSigner,
 		}
 	}
 	sp := metadata.SP{
@@ -213,6 +226,19 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 	}
 	if anyPost {
 		sp.ACSPost = cfg.BaseURL + "/saml/acs"
+	}
+	decryptionKeys := []*rsa.PrivateKey{kp.Key}
+	var spMetaRolledOver []byte
+	if next != nil {
+		decryptionKeys = append(decryptionKeys, next.Key)
+		// After the rollover the metadata reads as it will once next is promoted to current:
+		// IdPs that refresh it stop trusting, and encrypting for, the old key.
+		after := sp
+		after.SigningCert, after.EncryptionCerts = next.Cert, []*x509.Certificate{next.Cert}
+		if spMetaRolledOver, err = after.Build(); err != nil {
+			return nil, fmt.Errorf("SP metadata after rollover: %w", err)
+		}
+		sp.NextSigningCert, sp.EncryptionCerts = next.Cert, []*x509.Certificate{kp.Cert, next.Cert}
 	}
 	spMeta, err := sp.Build()
 	if err != nil {
@@ -225,7 +251,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	srvMetrics := newMetrics(cfg, log, now, store, kp, idps)
+	srvMetrics := newMetrics(cfg, log, now, store, kp, next, idps)
 	var upstream *url.URL
 	if cfg.Proxy.Upstream != "" {
 		if upstream, err = url.Parse(cfg.Proxy.Upstream); err != nil {
@@ -249,7 +275,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 		},
 		Store: store, Pages: pages, Log: log, Now: now,
 		Verifier: saml.Verifier{
-			EntityID: cfg.SP.EntityID, DecryptionKeys: []*rsa.PrivateKey{kp.Key},
+			EntityID: cfg.SP.EntityID, DecryptionKeys: decryptionKeys,
 			Skew: cfg.SAML.ClockSkew, MaxAge: cfg.SAML.MaxResponseAge, Limits: saml.DefaultLimits(),
 		},
 		SOAP:       saml.SOAPClient{HTTP: &http.Client{Timeout: cfg.SAML.SOAPTimeout}, MaxBytes: cfg.SAML.MaxSOAPBytes},
@@ -257,20 +283,28 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 		Profiles:   profiles,
 		Metrics:    srvMetrics,
 		SPMetadata: spMeta,
+		// Judged on the injected clock at each request: signing and the served metadata
+		// switch at rollover_at without a restart.
+		RolloverAt:           cfg.SP.RolloverAt,
+		SPMetadataRolledOver: spMetaRolledOver,
 	}
-	return &App{Server: srv, Store: store, SPKey: kp}, nil
+	return &App{Server: srv, Store: store, SPKey: kp, NextSPKey: next}, nil
 }
 
 var _ handlers.Observer = (*metrics.Metrics)(nil)
 
 // newMetrics builds the Prometheus metrics: login and logout counters, latencies, the store's
-// session count where the store can count, and the expiry of our and the IdPs' certificates.
-func newMetrics(cfg *config.Config, log *slog.Logger, now func() time.Time, store session.Store, kp *certs.KeyPair, idps map[string]*handlers.IdP) *metrics.Metrics {
+// session count where the store can count, and the expiry of our (current and next) and the
+// IdPs' certificates.
+func newMetrics(cfg *config.Config, log *slog.Logger, now func() time.Time, store session.Store, kp, next *certs.KeyPair, idps map[string]*handlers.IdP) *metrics.Metrics {
 	var instruments []string
 	for _, p := range cfg.Profiles {
 		instruments = append(instruments, p.Instruments...)
 	}
 	watched := []metrics.Certificate{{Name: "sp", Cert: kp.Cert}}
+	if next != nil {
+		watched = append(watched, metrics.Certificate{Name: "sp-next", Cert: next.Cert})
+	}
 	for name, idp := range idps {
 		watched = append(watched, metrics.IdPCertificates(name, idp.Policy.Descriptor.SigningCerts)...)
 	}
