@@ -161,6 +161,9 @@ type IdPConfig struct {
 	AllowTestPersons bool `yaml:"allow_test_persons"`
 	// AllowInsecureMetadata accepts http:// endpoints on loopback addresses (development).
 	AllowInsecureMetadata bool `yaml:"allow_insecure_metadata"`
+	// MetadataSigningCertFiles, when set, require the IdP metadata to carry a valid XML
+	// signature by one of these certificates (several: the federation's key rollover).
+	MetadataSigningCertFiles []string `yaml:"metadata_signing_cert_files"`
 }
 
 // AttributeNames overrides attribute names; empty fields keep the preset's.

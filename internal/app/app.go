@@ -177,7 +177,20 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 		if err != nil {
 			return nil, fmt.Errorf("idp %s: metadata: %w", p.Name, err)
 		}
-		desc, err := metadata.ParseIdP(data, metadata.ParseOptions{EntityID: p.EntityID, AllowInsecure: p.AllowInsecureMetadata, Now: now()})
+		var trusted []*x509.Certificate
+		for _, f := range p.MetadataSigningCertFiles {
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("idp %s: metadata signing certificate: %w", p.Name, err)
+			}
+			c, err := certs.ParseCertificatePEMOrBase64(string(pem))
+			if err != nil {
+				return nil, fmt.Errorf("idp %s: metadata signing certificate %s: %w", p.Name, f, err)
+			}
+			trusted = append(trusted, c)
+		}
+		desc, err := metadata.ParseIdP(data, metadata.ParseOptions{EntityID: p.EntityID, AllowInsecure: p.AllowInsecureMetadata,
+			Now: now(), TrustedCerts: trusted})
 		if err != nil {
 			return nil, fmt.Errorf("idp %s: metadata: %w", p.Name, err)
 		}
