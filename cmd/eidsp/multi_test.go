@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/eidsp/eidsp/internal/redistest"
 	"io"
 	"log/slog"
 	"net"
@@ -50,50 +51,17 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// redisProc is a redis-server with append-only persistence, restartable on the same port.
-type redisProc struct {
-	t    *testing.T
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startRedisProc(t *testing.T) *redisProc {
-	r := &redisProc{t: t, addr: freeAddr(t), dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.stop)
+// startRedisProc starts a redis-server with append-only persistence (fsync on every write), so
+// that a SIGKILL loses nothing acknowledged; it is killed when the test ends.
+func startRedisProc(t *testing.T) *redistest.Server {
+	t.Helper()
+	bin := requireBinary(t, "/usr/bin/redis-server")
+	r, err := redistest.Start(bin, t.TempDir(), "--appendonly", "yes", "--appendfsync", "always")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
 	return r
-}
-
-func (r *redisProc) start() {
-	r.t.Helper()
-	_, port, _ := net.SplitHostPort(r.addr)
-	r.cmd = exec.Command(requireBinary(r.t, "/usr/bin/redis-server"), "--port", port, "--bind", "127.0.0.1",
-		"--dir", r.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	for range 100 {
-		if c, err := net.Dial("tcp", r.addr); err == nil {
-			fmt.Fprint(c, "PING\r\n")
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if strings.HasPrefix(line, "+PONG") {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	r.t.Fatal("redis-server did not come up")
-}
-
-// kill stops the server the hard way (SIGKILL), as a crash would.
-func (r *redisProc) stop() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		r.cmd.Process.Kill()
-		r.cmd.Wait()
-		r.cmd = nil
-	}
 }
 
 // eidspProc is one `eidsp serve` process.
@@ -183,7 +151,7 @@ func TestMultiInstanceOnRedis(t *testing.T) {
 
 	// One configuration for both instances: same base URL, keys and Redis.
 	cfg := config.Dev(dir, "", base, metaFile)
-	cfg.Store = config.StoreConfig{Driver: "redis", Redis: config.RedisConfig{Addr: rds.addr}}
+	cfg.Store = config.StoreConfig{Driver: "redis", Redis: config.RedisConfig{Addr: rds.Addr()}}
 	cfg.Log.Format = "json"
 	cfgYAML, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -234,11 +202,13 @@ func TestMultiInstanceOnRedis(t *testing.T) {
 	}
 	// The session survives a Redis crash (AOF, fsync always); /readyz reports the outage and
 	// recovers without restarting eidsp.
-	rds.stop()
+	rds.Kill()
 	if h := u.get("http://" + a.addr + "/readyz"); h.status != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz with Redis down: %d", h.status)
 	}
-	rds.start()
+	if err := rds.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	if h := u.get("http://" + a.addr + "/readyz"); h.status != http.StatusOK {
 		t.Fatalf("/readyz after Redis came back: %d", h.status)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/eidsp/eidsp/internal/redistest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,7 @@ func newStore(t *testing.T, opt Options) *Store {
 	t.Helper()
 	needRedis(t)
 	if opt.Addr == "" {
-		opt.Addr = shared.addr()
+		opt.Addr = shared.Addr()
 	}
 	s, err := Open(context.Background(), opt)
 	if err != nil {
@@ -42,7 +43,7 @@ func newStore(t *testing.T, opt Options) *Store {
 // empties first.
 func rawClient(t *testing.T, db int) *goredis.Client {
 	t.Helper()
-	c := goredis.NewClient(&goredis.Options{Addr: shared.addr(), DB: db})
+	c := goredis.NewClient(&goredis.Options{Addr: shared.Addr(), DB: db})
 	t.Cleanup(func() { c.Close() })
 	if err := c.FlushDB(context.Background()).Err(); err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func rawClient(t *testing.T, db int) *goredis.Client {
 func TestConformance(t *testing.T) {
 	needRedis(t)
 	conformance.Run(t, func(t *testing.T, now func() time.Time) session.Store {
-		s, err := Open(context.Background(), Options{Addr: shared.addr(), KeyPrefix: freshPrefix(), Now: now})
+		s, err := Open(context.Background(), Options{Addr: shared.Addr(), KeyPrefix: freshPrefix(), Now: now})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -434,20 +435,20 @@ func TestNanosecondPrecision(t *testing.T) {
 // Ping reports an outage and recovers when Redis comes back, with the same Store.
 func TestPingAcrossRestart(t *testing.T) {
 	srv := ownRedis(t)
-	s := newStore(t, Options{Addr: srv.addr(), DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	s := newStore(t, Options{Addr: srv.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
 	ctx := context.Background()
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
 
-	srv.kill()
+	srv.Kill()
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pingCtx); err == nil {
 		t.Fatal("Ping with the server stopped: no error")
 	}
 
-	if err := srv.restart(); err != nil {
+	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -468,7 +469,7 @@ func TestOpenFails(t *testing.T) {
 	if _, err := Open(context.Background(), Options{}); err == nil {
 		t.Error("Open without an address: no error")
 	}
-	port, err := freePort()
+	port, err := redistest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +479,7 @@ func TestOpenFails(t *testing.T) {
 		s.Close()
 		t.Error("Open of a port nobody listens on: no error")
 	}
-	if s, err := Open(ctx, Options{Addr: shared.addr(), Username: "nobody", Password: "wrong"}); err == nil {
+	if s, err := Open(ctx, Options{Addr: shared.Addr(), Username: "nobody", Password: "wrong"}); err == nil {
 		s.Close()
 		t.Error("Open as a user the server does not have: no error")
 	}
@@ -491,7 +492,7 @@ func TestOpenFails(t *testing.T) {
 func TestDurableAfterSIGKILL(t *testing.T) {
 	srv := ownRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	clk := conformance.NewClock(time.Now())
-	s := newStore(t, Options{Addr: srv.addr(), Now: clk.Now, DialTimeout: time.Second})
+	s := newStore(t, Options{Addr: srv.Addr(), Now: clk.Now, DialTimeout: time.Second})
 	ctx := context.Background()
 
 	p := testPending(t, clk.Now())
@@ -517,14 +518,14 @@ func TestDurableAfterSIGKILL(t *testing.T) {
 	for id := range acked {
 		ids = append(ids, id)
 		if len(ids) == 50 {
-			srv.kill() // the writer is mid-request
+			srv.Kill() // the writer is mid-request
 		}
 	}
 	if len(ids) < 50 {
 		t.Fatalf("writer stopped after %d records, before the kill", len(ids))
 	}
 
-	if err := srv.restart(); err != nil {
+	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
