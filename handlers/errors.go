@@ -81,10 +81,12 @@ func (s *Server) reference(next echo.HandlerFunc) echo.HandlerFunc {
 // securityHeaders: no framing, no sniffing, no referrer (an artifact in a URL must not leak),
 // a CSP that allows only our own styles, and no caching of anything dynamic.
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	// The theme's colours come as one hashed inline <style>, its logo as a data: image. The
+	// theme is applied before the router is built, so the policy is computed once.
+	csp := "default-src 'none'; style-src " + s.Pages.StyleSources() + "; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 	return func(c *echo.Context) error {
 		h := c.Response().Header()
-		// The theme's colours come as one hashed inline <style>, its logo as a data: image.
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src "+s.Pages.StyleSources()+"; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")

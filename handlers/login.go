@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,11 +18,6 @@ import (
 // response captured from one browser cannot log in another (login CSRF). One cookie per pending
 // login, scoped to the ACS.
 func bindingCookie(relayState string) string { return "eidsp_login_" + relayState[:16] }
-
-func hashHex(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
-}
 
 // login starts a login: GET /login?profile=NAME&return_to=PATH[&force=1][&locale=nb].
 func (s *Server) login(c *echo.Context) error {
@@ -74,7 +67,7 @@ func (s *Server) login(c *echo.Context) error {
 	loc := s.locale(c)
 	pending := &session.PendingLogin{
 		Key: relay, RequestID: reqID, IdP: idp.Name, Profile: prof.Name, ReturnTo: returnTo,
-		BrowserBinding: hashHex(browser), Locale: loc, MinLevel: prof.MinLevel, ForceAuthn: force,
+		BrowserBinding: session.HashKey(browser), Locale: loc, MinLevel: prof.MinLevel, ForceAuthn: force,
 		CreatedAt: now, ExpiresAt: now.Add(s.Opt.PendingTTL),
 	}
 	target, err := s.signer(idp, now).RedirectURL(idp.SSOURL, saml.ParamSAMLRequest, xml, relay, [][2]string{{"locale", loc}})
@@ -117,7 +110,7 @@ func (s *Server) takePending(c *echo.Context, relay string) (*session.PendingLog
 	name := bindingCookie(relay)
 	ck, err := c.Cookie(name)
 	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/saml/acs", MaxAge: -1, HttpOnly: true, Secure: s.secure()})
-	if err != nil || hashHex(ck.Value) != pl.BrowserBinding {
+	if err != nil || session.HashKey(ck.Value) != pl.BrowserBinding {
 		return nil, &pageError{Status: http.StatusBadRequest, Key: "browser", Reason: "browser_binding",
 			Err: errors.New("login was started in another browser or cookies are blocked"), Retry: retryURL(pl)}
 	}

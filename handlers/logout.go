@@ -181,10 +181,11 @@ func (s *Server) sloRequest(c *echo.Context, m *saml.RedirectMessage, idps []*Id
 	} else if err != nil {
 		return fmt.Errorf("replay cache: %w", err)
 	}
-	if sess, _ := s.currentSession(c); sess != nil && sess.Identity.IdP != "" &&
-		s.IdPs[sess.Identity.IdP] != nil && s.IdPs[sess.Identity.IdP].Policy.Descriptor.EntityID == chk.Issuer &&
-		req.MatchesSession(sess.Identity.NameID, sess.Identity.SessionIndex) {
-		s.clearSessionCookie(c)
+	if sess, _ := s.currentSession(c); sess != nil {
+		if idp := s.IdPs[sess.Identity.IdP]; idp != nil && idp.Policy.Descriptor.EntityID == chk.Issuer &&
+			req.MatchesSession(sess.Identity.NameID, sess.Identity.SessionIndex) {
+			s.clearSessionCookie(c)
+		}
 	}
 	indexes := req.SessionIndexes
 	if len(indexes) == 0 {

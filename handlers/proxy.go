@@ -100,6 +100,7 @@ func upstreamTransport() *http.Transport {
 func (s *Server) reverseProxy() echo.HandlerFunc {
 	transport := upstreamTransport()
 	errLog := slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)
+	base, _ := url.Parse(s.Opt.BaseURL) // validated by config; parsed once, not per request
 	return func(c *echo.Context) error {
 		r := c.Request()
 		if ownPath(r.URL.Path) {
@@ -120,7 +121,7 @@ func (s *Server) reverseProxy() echo.HandlerFunc {
 		h := c.Response().Header()
 		var upstreamErr error
 		rp := &httputil.ReverseProxy{
-			Rewrite:   func(pr *httputil.ProxyRequest) { s.rewrite(pr, sess.Identity) },
+			Rewrite:   func(pr *httputil.ProxyRequest) { s.rewrite(pr, base, sess.Identity) },
 			Transport: transport,
 			ModifyResponse: func(res *http.Response) error {
 				h.Del("Content-Security-Policy")
@@ -150,12 +151,12 @@ func (s *Server) reverseProxy() echo.HandlerFunc {
 // rewrite makes the upstream request. It runs after ReverseProxy has removed the hop-by-hop
 // headers, including any the client named in Connection, so the identity headers set here
 // cannot be removed by the client that way.
-func (s *Server) rewrite(pr *httputil.ProxyRequest, id identity.Identity) {
+func (s *Server) rewrite(pr *httputil.ProxyRequest, base *url.URL, id identity.Identity) {
 	pr.SetURL(s.Opt.Upstream)
 	pr.SetXForwarded()
 	// The public origin is eidsp's base URL, whatever Host the client sent and whether or not
 	// TLS ended before eidsp.
-	if base, err := url.Parse(s.Opt.BaseURL); err == nil && base.Host != "" {
+	if base != nil && base.Host != "" {
 		pr.Out.Header.Set("X-Forwarded-Host", base.Host)
 		pr.Out.Header.Set("X-Forwarded-Proto", base.Scheme)
 	}

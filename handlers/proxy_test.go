@@ -399,12 +399,13 @@ func FuzzProxyIdentityHeaders(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	base, _ := url.Parse(fx.srv.Opt.BaseURL)
 	f.Fuzz(func(t *testing.T, name, value, cookie string) {
 		in := httptest.NewRequest(http.MethodGet, "/portal/", nil)
 		in.Header[name] = []string{value, value}
 		in.Header.Add("Cookie", cookie)
 		pr := &httputil.ProxyRequest{In: in, Out: in.Clone(in.Context())}
-		fx.srv.rewrite(pr, stored.Identity)
+		fx.srv.rewrite(pr, base, stored.Identity)
 		for k, vs := range pr.Out.Header {
 			if !isIdentityHeader(k) {
 				continue

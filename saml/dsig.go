@@ -81,122 +81,123 @@ func only(el *etree.Element, ns, tag string) (*etree.Element, error) {
 // DigestMethod and a DigestValue of plain text. Everything else (extra References, XSLT or XPath
 // transforms, #WithComments, ds:Object, comments inside values) is refused before any
 // cryptography runs.
-func checkSignatureShape(el *etree.Element, algs Algorithms) (*etree.Element, error) {
+func checkSignatureShape(el *etree.Element, algs Algorithms) error {
 	id := attrValue(el, "ID", "")
 	if id == "" {
-		return nil, reject(ReasonSignature, "signed element %s has no ID", el.Tag)
+		return reject(ReasonSignature, "signed element %s has no ID", el.Tag)
 	}
 	sigs := children(el, NSDSig, "Signature")
 	if len(sigs) == 0 {
-		return nil, reject(ReasonSignature, "%s is not signed", el.Tag)
+		return reject(ReasonSignature, "%s is not signed", el.Tag)
 	}
 	if len(sigs) > 1 {
-		return nil, reject(ReasonSignature, "%s has %d signatures", el.Tag, len(sigs))
+		return reject(ReasonSignature, "%s has %d signatures", el.Tag, len(sigs))
 	}
 	sig := sigs[0]
 	for _, c := range sig.ChildElements() {
 		if c.NamespaceURI() != NSDSig {
-			return nil, reject(ReasonSignature, "foreign element %s in Signature", c.Tag)
+			return reject(ReasonSignature, "foreign element %s in Signature", c.Tag)
 		}
 		switch c.Tag {
 		case "SignedInfo", "SignatureValue", "KeyInfo":
 		default:
-			return nil, reject(ReasonSignature, "element %s not allowed in Signature", c.Tag)
+			return reject(ReasonSignature, "element %s not allowed in Signature", c.Tag)
 		}
 	}
 	si, err := only(sig, NSDSig, "SignedInfo")
 	if err != nil {
-		return nil, reject(ReasonSignature, "%v", err)
+		return reject(ReasonSignature, "%v", err)
 	}
-	if _, err := only(sig, NSDSig, "SignatureValue"); err != nil {
-		return nil, reject(ReasonSignature, "%v", err)
+	sv, err := only(sig, NSDSig, "SignatureValue")
+	if err != nil {
+		return reject(ReasonSignature, "%v", err)
 	}
 	if len(children(sig, NSDSig, "KeyInfo")) > 1 {
-		return nil, reject(ReasonSignature, "more than one KeyInfo")
+		return reject(ReasonSignature, "more than one KeyInfo")
 	}
 	if len(si.ChildElements()) != 3 {
-		return nil, reject(ReasonSignature, "SignedInfo must hold CanonicalizationMethod, SignatureMethod and one Reference")
+		return reject(ReasonSignature, "SignedInfo must hold CanonicalizationMethod, SignatureMethod and one Reference")
 	}
 	cm, err := only(si, NSDSig, "CanonicalizationMethod")
 	if err != nil {
-		return nil, reject(ReasonSignature, "%v", err)
+		return reject(ReasonSignature, "%v", err)
 	}
 	if a := attrValue(cm, "Algorithm", ""); a != algExcC14N {
-		return nil, reject(ReasonAlgorithm, "canonicalization %q not allowed", a)
+		return reject(ReasonAlgorithm, "canonicalization %q not allowed", a)
 	}
 	sm, err := only(si, NSDSig, "SignatureMethod")
 	if err != nil {
-		return nil, reject(ReasonSignature, "%v", err)
+		return reject(ReasonSignature, "%v", err)
 	}
 	if a := attrValue(sm, "Algorithm", ""); !slices.Contains(algs.Signature, a) {
-		return nil, reject(ReasonAlgorithm, "signature algorithm %q not allowed", a)
+		return reject(ReasonAlgorithm, "signature algorithm %q not allowed", a)
 	}
 	if len(sm.ChildElements()) > 0 {
-		return nil, reject(ReasonAlgorithm, "SignatureMethod parameters not allowed")
+		return reject(ReasonAlgorithm, "SignatureMethod parameters not allowed")
 	}
 	ref, err := only(si, NSDSig, "Reference")
 	if err != nil {
-		return nil, reject(ReasonSignature, "%v", err)
+		return reject(ReasonSignature, "%v", err)
 	}
 	if uri := attrValue(ref, "URI", ""); uri != "#"+id {
-		return nil, reject(ReasonSignature, "reference %q does not point at the signed element", uri)
+		return reject(ReasonSignature, "reference %q does not point at the signed element", uri)
 	}
 	for _, c := range ref.ChildElements() {
 		if c.NamespaceURI() != NSDSig || (c.Tag != "Transforms" && c.Tag != "DigestMethod" && c.Tag != "DigestValue") {
-			return nil, reject(ReasonSignature, "element %s not allowed in Reference", c.Tag)
+			return reject(ReasonSignature, "element %s not allowed in Reference", c.Tag)
 		}
 	}
 	if ts := children(ref, NSDSig, "Transforms"); len(ts) != 1 {
-		return nil, reject(ReasonSignature, "reference must have one Transforms")
+		return reject(ReasonSignature, "reference must have one Transforms")
 	} else {
 		list := ts[0].ChildElements()
 		if len(list) == 0 || len(list) > maxTransforms {
-			return nil, reject(ReasonAlgorithm, "%d transforms", len(list))
+			return reject(ReasonAlgorithm, "%d transforms", len(list))
 		}
 		enveloped := false
 		for _, t := range list {
 			if t.Tag != "Transform" || t.NamespaceURI() != NSDSig {
-				return nil, reject(ReasonSignature, "element %s not allowed in Transforms", t.Tag)
+				return reject(ReasonSignature, "element %s not allowed in Transforms", t.Tag)
 			}
 			switch a := attrValue(t, "Algorithm", ""); a {
 			case algEnveloped:
 				if enveloped {
-					return nil, reject(ReasonAlgorithm, "enveloped transform repeated")
+					return reject(ReasonAlgorithm, "enveloped transform repeated")
 				}
 				enveloped = true
 			case algExcC14N:
 				for _, p := range t.ChildElements() {
 					if p.Tag != "InclusiveNamespaces" {
-						return nil, reject(ReasonAlgorithm, "transform parameter %s not allowed", p.Tag)
+						return reject(ReasonAlgorithm, "transform parameter %s not allowed", p.Tag)
 					}
 				}
 			default:
-				return nil, reject(ReasonAlgorithm, "transform %q not allowed", a)
+				return reject(ReasonAlgorithm, "transform %q not allowed", a)
 			}
 		}
 		if !enveloped {
-			return nil, reject(ReasonAlgorithm, "enveloped-signature transform missing")
+			return reject(ReasonAlgorithm, "enveloped-signature transform missing")
 		}
 	}
 	dm, err := only(ref, NSDSig, "DigestMethod")
 	if err != nil {
-		return nil, reject(ReasonSignature, "%v", err)
+		return reject(ReasonSignature, "%v", err)
 	}
 	if a := attrValue(dm, "Algorithm", ""); !slices.Contains(algs.Digest, a) {
-		return nil, reject(ReasonAlgorithm, "digest algorithm %q not allowed", a)
+		return reject(ReasonAlgorithm, "digest algorithm %q not allowed", a)
 	}
 	dv, err := only(ref, NSDSig, "DigestValue")
 	if err != nil {
-		return nil, reject(ReasonSignature, "%v", err)
+		return reject(ReasonSignature, "%v", err)
 	}
-	for _, v := range []*etree.Element{dv, children(sig, NSDSig, "SignatureValue")[0]} {
+	for _, v := range []*etree.Element{dv, sv} {
 		for _, tok := range v.Child {
 			if _, ok := tok.(*etree.CharData); !ok {
-				return nil, reject(ReasonSignature, "%s must be plain text", v.Tag)
+				return reject(ReasonSignature, "%s must be plain text", v.Tag)
 			}
 		}
 	}
-	return sig, nil
+	return nil
 }
 
 // verifyEnveloped checks the enveloped signature of el against the trusted certificates (from
@@ -205,7 +206,7 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) (*etree.Element, er
 // wrapped copies, unsigned siblings) can reach the caller.
 func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, algs Algorithms) (out *etree.Element, err error) {
 	defer guard(&err)
-	if _, err := checkSignatureShape(el, algs); err != nil {
+	if err := checkSignatureShape(el, algs); err != nil {
 		return nil, err
 	}
 	if len(trusted) == 0 {

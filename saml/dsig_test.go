@@ -244,7 +244,7 @@ func TestVerifyEnvelopedRejects(t *testing.T) {
 				algs = *tc.algs
 			}
 			if tc.shape {
-				_, err := checkSignatureShape(root, algs)
+				err := checkSignatureShape(root, algs)
 				wantReason(t, err, tc.want)
 			}
 			v, err := verifyEnveloped(root, trusted, algs)

@@ -172,15 +172,8 @@ func ParseLogoutResponse(data []byte, chk LogoutCheck) (r *LogoutResponse, err e
 			return nil, reject(ReasonMalformed, "element %s not accepted in LogoutResponse", c.Tag)
 		}
 	}
-	st, err := only(el, NSProtocol, "Status")
-	if err != nil {
-		return nil, reject(ReasonMalformed, "%v", err)
-	}
-	for sc := firstChild(st, NSProtocol, "StatusCode"); sc != nil; sc = firstChild(sc, NSProtocol, "StatusCode") {
-		r.Status = append(r.Status, attrValue(sc, "Value", ""))
-	}
-	if len(r.Status) == 0 {
-		return nil, reject(ReasonMalformed, "Status without StatusCode")
+	if r.Status, err = statusCodes(el); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

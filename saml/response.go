@@ -271,21 +271,30 @@ func checkIssuer(iss *etree.Element, want string) error {
 }
 
 func checkStatus(el *etree.Element) error {
+	codes, err := statusCodes(el)
+	if err != nil {
+		return err
+	}
+	if codes[0] != StatusSuccess {
+		return &Error{Reason: ReasonStatus, Status: codes, Err: fmt.Errorf("IdP answered %s", strings.Join(codes, " / "))}
+	}
+	return nil
+}
+
+// statusCodes reads the one samlp:Status of el: the top-level code, then each nested one.
+func statusCodes(el *etree.Element) ([]string, error) {
 	st, err := only(el, NSProtocol, "Status")
 	if err != nil {
-		return reject(ReasonMalformed, "%v", err)
+		return nil, reject(ReasonMalformed, "%v", err)
 	}
 	var codes []string
 	for sc := firstChild(st, NSProtocol, "StatusCode"); sc != nil; sc = firstChild(sc, NSProtocol, "StatusCode") {
 		codes = append(codes, attrValue(sc, "Value", ""))
 	}
 	if len(codes) == 0 {
-		return reject(ReasonMalformed, "Status without StatusCode")
+		return nil, reject(ReasonMalformed, "Status without StatusCode")
 	}
-	if codes[0] != StatusSuccess {
-		return &Error{Reason: ReasonStatus, Status: codes, Err: fmt.Errorf("IdP answered %s", strings.Join(codes, " / "))}
-	}
-	return nil
+	return codes, nil
 }
 
 func firstChild(el *etree.Element, ns, tag string) *etree.Element {

@@ -136,6 +136,13 @@ func newHarness(t *testing.T, setup ...func(*devEnv)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newHarnessOn(t, dir, spLn, setup...)
+}
+
+// newHarnessOn is newHarness with the data directory (holding the development keys) and the
+// SP's listener given, for a harness behind a proxy.
+func newHarnessOn(t *testing.T, dir string, spLn net.Listener, setup ...func(*devEnv)) *harness {
+	t.Helper()
 	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -173,38 +171,9 @@ func newNginxHarness(t *testing.T) (*harness, *portal) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spLn := publicListener{Listener: ln, public: public}
-	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	env, err := newDevEnv(ctx, dir, spLn, idpLn, log, time.Now)
-	if err != nil {
-		cancel()
-		ln.Close()
-		idpLn.Close()
-		t.Fatalf("newDevEnv: %v", err)
-	}
-	idpSrv := &http.Server{Handler: env.idp.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = idpSrv.Serve(idpLn) }()
-	done := make(chan error, 1)
-	go func() { done <- serveUntilDone(ctx, log, env.app, spLn) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serveUntilDone: %v", err)
-		}
-		idpSrv.Close()
-		env.app.store.Close()
-		if t.Failed() {
-			t.Logf("log:\n%s", logs.String())
-		}
-	})
+	h := newHarnessOn(t, dir, publicListener{Listener: ln, public: public})
 	startNginx(t, dir, nginxConfig(t, dir, nginxAddr, ln.Addr().String(), pt.srv.Listener.Addr().String()), nginxAddr)
-	return &harness{t: t, env: env, sp: env.spBase, idp: baseURL(idpLn), logs: logs, idpSrv: idpSrv}, pt
+	return h, pt
 }
 
 // requireToLogin asserts that p sends the browser to eidsp's login with profile and returnTo,
