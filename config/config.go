@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/eidsp/eidsp/identity"
 )
 
 // Config is the whole configuration.
@@ -34,7 +36,25 @@ type Config struct {
 	UI UIConfig `yaml:"ui"`
 	// Proxy turns on reverse-proxy mode in front of a portal.
 	Proxy ProxyConfig `yaml:"proxy"`
+	// Admin turns on the admin pages (/admin/) and their JSON API.
+	Admin AdminConfig `yaml:"admin"`
 }
+
+// AdminConfig says who may use /admin/: people who log in through eidsp with an eID at level 4
+// whose national identity number is on the list, and automation holding the bearer token.
+// Neither set: the admin pages are off (404).
+type AdminConfig struct {
+	// NationalIDs are the admins' national identity numbers (fødselsnummer or D-number).
+	NationalIDs []string `yaml:"national_ids"`
+	// Profile is the login admins use; it must give level 4. Default: the first such profile.
+	Profile string `yaml:"profile"`
+	// TokenFile holds the bearer token of the JSON API (/admin/api/), at least 32 characters;
+	// empty: no API token.
+	TokenFile string `yaml:"token_file"`
+}
+
+// Enabled reports whether any admin is configured.
+func (a *AdminConfig) Enabled() bool { return len(a.NationalIDs) > 0 || a.TokenFile != "" }
 
 // ProxyConfig is reverse-proxy mode: eidsp forwards authenticated requests to the portal with
 // the X-Eid-* headers, stripping any the client sent.
@@ -74,6 +94,24 @@ type SPConfig struct {
 	// RolloverAt is when signing switches from the current key to the next (RFC 3339 in YAML);
 	// zero: the current key keeps signing.
 	RolloverAt time.Time `yaml:"rollover_at"`
+	// Metadata shapes the SP metadata admins upload to the IdP.
+	Metadata SPMetadataConfig `yaml:"metadata"`
+}
+
+// SPMetadataConfig is what GET /saml/metadata announces besides keys and endpoints.
+type SPMetadataConfig struct {
+	// ValidFor sets validUntil to the time the metadata is built plus this (default 8760h, one
+	// year), never later than the signing certificate's expiry.
+	ValidFor time.Duration `yaml:"valid_for"`
+	// CacheDuration is how long an IdP may cache the metadata before fetching it again
+	// (default 24h).
+	CacheDuration time.Duration `yaml:"cache_duration"`
+	// Sign adds an enveloped XML signature by the SP's current signing key.
+	Sign bool `yaml:"sign"`
+	// Organization, all three or none: shown by IdPs that display it.
+	OrganizationName        string `yaml:"organization_name"`
+	OrganizationDisplayName string `yaml:"organization_display_name"`
+	OrganizationURL         string `yaml:"organization_url"`
 }
 
 // SessionConfig bounds the portal session.
@@ -164,6 +202,9 @@ type IdPConfig struct {
 	// MetadataSigningCertFiles, when set, require the IdP metadata to carry a valid XML
 	// signature by one of these certificates (several: the federation's key rollover).
 	MetadataSigningCertFiles []string `yaml:"metadata_signing_cert_files"`
+	// MetadataRefresh is the longest time between two reads of the metadata (URL or file;
+	// default 1h). A shorter cacheDuration in the document wins; never less than 1 minute.
+	MetadataRefresh time.Duration `yaml:"metadata_refresh"`
 }
 
 // AttributeNames overrides attribute names; empty fields keep the preset's.
@@ -223,6 +264,16 @@ func (c *Config) Defaults() {
 	def(&c.Log.Level, "info")
 	def(&c.Log.HashKeyFile, c.DataDir+"/log-hash.key")
 	def(&c.UI.PortalName, "eidsp")
+	defD(&c.SP.Metadata.ValidFor, 8760*time.Hour)
+	defD(&c.SP.Metadata.CacheDuration, 24*time.Hour)
+	if c.Admin.Enabled() && c.Admin.Profile == "" {
+		for _, p := range c.Profiles {
+			if p.MinLevel == 4 {
+				c.Admin.Profile = p.Name
+				break
+			}
+		}
+	}
 	for i := range c.IdPs {
 		c.IdPs[i].defaults()
 	}
@@ -238,6 +289,9 @@ func (p *IdPConfig) defaults() {
 	}
 	if p.InstrumentNamespace == "" {
 		p.InstrumentNamespace = DefaultInstrumentNamespace
+	}
+	if p.MetadataRefresh == 0 {
+		p.MetadataRefresh = time.Hour
 	}
 	if p.RequireEncryptedAssertion == nil {
 		p.RequireEncryptedAssertion = &yes
@@ -361,6 +415,19 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(p.InstrumentNamespace); err != nil || u.Scheme == "" {
 			add("%s: instrument_namespace %q must be a URI", where, p.InstrumentNamespace)
 		}
+		if p.MetadataRefresh < time.Minute {
+			add("%s: metadata_refresh %s must be at least 1m", where, p.MetadataRefresh)
+		}
+	}
+	if m := c.SP.Metadata; m.ValidFor < time.Hour || m.CacheDuration < time.Minute || m.CacheDuration > m.ValidFor {
+		add("sp.metadata: valid_for (%s) must be at least 1h and cache_duration (%s) between 1m and valid_for", m.ValidFor, m.CacheDuration)
+	}
+	if m := c.SP.Metadata; m.OrganizationName != "" || m.OrganizationDisplayName != "" || m.OrganizationURL != "" {
+		if m.OrganizationName == "" || m.OrganizationDisplayName == "" || m.OrganizationURL == "" {
+			add("sp.metadata: organization_name, organization_display_name and organization_url go together")
+		} else if ou, err := url.Parse(m.OrganizationURL); err != nil || (ou.Scheme != "https" && ou.Scheme != "http") || ou.Host == "" {
+			add("sp.metadata.organization_url %q must be an absolute http(s) URL", m.OrganizationURL)
+		}
 	}
 	if c.Proxy.Upstream != "" {
 		if u, err := url.Parse(c.Proxy.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
@@ -375,6 +442,21 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Profiles) == 0 {
 		add("profiles: at least one login profile is required")
+	}
+	for i, nid := range c.Admin.NationalIDs {
+		// The number itself is never repeated in a message: configuration errors are logged.
+		if _, err := identity.ParseNationalID(nid); err != nil {
+			add("admin.national_ids[%d] is not a valid national identity number", i)
+		}
+	}
+	if len(c.Admin.NationalIDs) > 0 {
+		if p, ok := c.Profile(c.Admin.Profile); !ok {
+			add("admin.profile %q is not a configured profile (admins log in at level 4)", c.Admin.Profile)
+		} else if p.MinLevel != 4 {
+			add("admin.profile %q must have min_level 4 (admins log in at level 4)", c.Admin.Profile)
+		}
+	} else if c.Admin.Profile != "" && c.Admin.TokenFile == "" {
+		add("admin.profile needs admin.national_ids")
 	}
 	profiles := map[string]bool{}
 	for i, p := range c.Profiles {

@@ -64,6 +64,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		c.IdPs[i].defaults()
 	}
 	c.IdPs[0].SignatureAlgorithm, c.IdPs[0].Binding, c.IdPs[0].InResponseTo = "rsa-md5", "soap", "whatever"
+	c.Admin = AdminConfig{NationalIDs: []string{"45678901234"}, Profile: "nope"}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a broken configuration")
@@ -95,13 +96,19 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`profiles[0] (p): on_behalf_of may hold only A-Z a-z 0-9 - _`,
 		`profiles[1] (p): name used twice`,
 		`profiles[2] (UPPER): name must be lower-case letters, digits and dashes`,
+		`sp.metadata: valid_for (0s) must be at least 1h`,
+		`admin.national_ids[0] is not a valid national identity number`,
+		`admin.profile "nope" is not a configured profile`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("Validate does not report %q", want)
 		}
 	}
-	if n := len(strings.Split(msg, "\n")); n != 25 {
-		t.Errorf("Validate reported %d problems, want 25:\n%s", n, msg)
+	if strings.Contains(msg, "45678901234") {
+		t.Error("Validate repeats an admin's national identity number")
+	}
+	if n := len(strings.Split(msg, "\n")); n != 28 {
+		t.Errorf("Validate reported %d problems, want 28:\n%s", n, msg)
 	}
 }
 

@@ -3,7 +3,9 @@
 // synthetic test persons, so that the service provider can be exercised end to end without a real
 // IdP. It runs inside `eidsp dev` and in tests; no production configuration may enable it.
 //
-// The flow: an SP registers with its metadata ([IdP.RegisterSP]); its browser arrives at the
+// The flow: an SP registers with its metadata, from a program ([IdP.RegisterSP], lenient) or, as
+// at ID-porten's self-service, uploaded on the admin page /idp/admin/, which registers only what
+// [metadata.CheckSP] accepts and lists every problem otherwise; its browser arrives at the
 // SingleSignOnService with a signed Redirect-binding AuthnRequest, which is verified against the
 // SP's metadata (signature, Destination, ACS URL and binding, instruments); the login page lists the
 // test persons and the methods the request allows (the ID-porten chooser, or only the requested

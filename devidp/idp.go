@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,9 +21,10 @@ import (
 
 // IdP is the development identity provider. It is safe for concurrent use.
 type IdP struct {
-	cfg    Config
-	prefix string // path of BaseURL + "/idp"
-	urls   struct{ metadata, sso, login, ars, slo, logout string }
+	cfg     Config
+	prefix  string // path of BaseURL + "/idp"
+	urls    struct{ metadata, sso, login, ars, slo, logout string }
+	csrfKey []byte // keys the form tokens of the admin page
 
 	mu        sync.Mutex
 	sps       map[string]*serviceProvider // by entityID
@@ -48,9 +50,14 @@ func New(cfg Config) (*IdP, error) {
 		return nil, fmt.Errorf("devidp: invalid configuration: %w", err)
 	}
 	u, _ := url.Parse(cfg.BaseURL)
+	csrfKey := make([]byte, 32)
+	if _, err := io.ReadFull(cfg.Rand, csrfKey); err != nil {
+		return nil, fmt.Errorf("devidp: form token key: %w", err)
+	}
 	i := &IdP{
 		cfg:       cfg,
 		prefix:    strings.TrimRight(u.Path, "/") + "/idp",
+		csrfKey:   csrfKey,
 		sps:       map[string]*serviceProvider{},
 		pending:   map[string]*pendingLogin{},
 		sessions:  map[string]*ssoSession{},
@@ -73,7 +80,8 @@ func (i *IdP) EntityID() string { return i.cfg.EntityID }
 // Handler serves the IdP endpoints below BaseURL's path: /idp/metadata, /idp/sso (Redirect
 // binding), /idp/sso/login (the login form), /idp/ars (SOAP artifact resolution), /idp/slo (the
 // SingleLogoutService, Redirect binding: LogoutRequests from SPs and their LogoutResponses during
-// a logout) and /idp/logout (the user logs out at the IdP itself).
+// a logout), /idp/logout (the user logs out at the IdP itself), and the self-service page for SP
+// metadata: /idp/admin/ (the registered SPs and an upload form) and /idp/admin/sps (the upload).
 func (i *IdP) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+i.prefix+"/metadata", i.serveMetadata)
@@ -82,6 +90,8 @@ func (i *IdP) Handler() http.Handler {
 	mux.HandleFunc("POST "+i.prefix+"/ars", i.serveArtifactResolve)
 	mux.HandleFunc("GET "+i.prefix+"/slo", i.serveSLO)
 	mux.HandleFunc("GET "+i.prefix+"/logout", i.serveLogout)
+	mux.HandleFunc("GET "+i.prefix+"/admin/{$}", i.serveAdmin)
+	mux.HandleFunc("POST "+i.prefix+"/admin/sps", i.serveAdminUpload)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// SAML endpoints must not be cached (spec/PROFILE.md §5), nor framed.
 		h := w.Header()
@@ -100,6 +110,10 @@ func (i *IdP) Handler() http.Handler {
 // messages only to its SingleLogoutService (Location for requests, ResponseLocation, else
 // Location, for responses). Registering the same entityID again replaces the earlier
 // registration.
+//
+// RegisterSP is the lenient path for programs and tests: it takes whatever the IdP can work with.
+// The admin page (/idp/admin/) registers only what metadata.CheckSP accepts, as ID-porten's
+// self-service would.
 func (i *IdP) RegisterSP(metadata []byte) error {
 	doc, err := saml.ParseUntrusted(metadata, saml.MetadataLimits())
 	if err != nil {
@@ -109,11 +123,16 @@ func (i *IdP) RegisterSP(metadata []byte) error {
 	if err != nil {
 		return fmt.Errorf("devidp: SP metadata: %w", err)
 	}
+	i.register(sp, "RegisterSP")
+	return nil
+}
+
+// register trusts sp from now on, in place of any earlier registration of its entityID.
+func (i *IdP) register(sp *serviceProvider, via string) {
 	i.mu.Lock()
 	i.sps[sp.entityID] = sp
 	i.mu.Unlock()
-	i.cfg.Logger.Info("devidp: service provider registered", "sp", sp.entityID, "acs", len(sp.acs), "slo", len(sp.slo))
-	return nil
+	i.cfg.Logger.Info("devidp: service provider registered", "sp", sp.entityID, "via", via, "acs", len(sp.acs), "slo", len(sp.slo))
 }
 
 func readSPMetadata(ed *etree.Element) (*serviceProvider, error) {

@@ -49,6 +49,31 @@ var catalogue = map[string]map[string]string{
 		"logout_title": "Du er logget ut",
 		"logged_out":   "Du er logget ut av utviklings-IdP-en og av tjenestene du var innlogget på.",
 		"partial":      "Ikke alle tjenestene bekreftet utloggingen. Lukk nettleseren for å være sikker på at du er logget ut overalt.",
+
+		// The admin page (admin.go).
+		"admin_title":         "Tjenester (utviklings-IdP)",
+		"admin_intro":         "Registrer en tjeneste (SAML-tjenesteleverandør) ved å laste opp metadataene, slik som i ID-portens selvbetjening. Metadataene kontrolleres etter ID-portens regler; ved feil blir ingenting registrert. Metadata for en entitets-ID som er registrert fra før, erstatter den gamle registreringen.",
+		"admin_upload":        "Last opp metadata",
+		"admin_file":          "Metadatafil (XML)",
+		"admin_paste":         "Eller lim inn metadataene",
+		"admin_submit":        "Kontroller og registrer",
+		"admin_registered":    "Registrerte tjenester",
+		"admin_none":          "Ingen tjenester er registrert.",
+		"admin_acs":           "AssertionConsumerService (ACS)",
+		"admin_slo":           "SingleLogoutService (SLO)",
+		"admin_default":       "standard",
+		"admin_response":      "svar til",
+		"admin_certs":         "Sertifikater",
+		"admin_signing":       "Signering",
+		"admin_encryption":    "Kryptering",
+		"admin_expires":       "utløper",
+		"admin_expired":       "utløpt",
+		"admin_ok":            "Registrert:",
+		"admin_err_token":     "Skjemaet kom ikke fra denne siden eller mangler kontrollfeltet. Send det på nytt herfra.",
+		"admin_err_too_large": "Metadataene er for store: høyst 4 MiB.",
+		"admin_err_form":      "Skjemaet kunne ikke leses. Prøv igjen.",
+		"admin_err_empty":     "Velg en metadatafil eller lim inn metadataene.",
+		"admin_err_refused":   "Metadataene ble ikke godtatt, og ingenting ble registrert. Rett disse feilene (beskrevet på engelsk) og last opp på nytt:",
 	},
 	"nn": {
 		"title":        "Innlogging (utviklings-IdP)",
@@ -82,6 +107,31 @@ var catalogue = map[string]map[string]string{
 		"logout_title": "Du er logga ut",
 		"logged_out":   "Du er logga ut av utviklings-IdP-en og av tenestene du var innlogga på.",
 		"partial":      "Ikkje alle tenestene stadfesta utlogginga. Lukk nettlesaren for å vere sikker på at du er logga ut overalt.",
+
+		// The admin page (admin.go).
+		"admin_title":         "Tenester (utviklings-IdP)",
+		"admin_intro":         "Registrer ei teneste (SAML-tenesteleverandør) ved å laste opp metadataa, slik som i sjølvbeteninga til ID-porten. Metadataa blir kontrollerte etter reglane til ID-porten; ved feil blir ingenting registrert. Metadata for ein entitets-ID som er registrert frå før, erstattar den gamle registreringa.",
+		"admin_upload":        "Last opp metadata",
+		"admin_file":          "Metadatafil (XML)",
+		"admin_paste":         "Eller lim inn metadataa",
+		"admin_submit":        "Kontroller og registrer",
+		"admin_registered":    "Registrerte tenester",
+		"admin_none":          "Ingen tenester er registrerte.",
+		"admin_acs":           "AssertionConsumerService (ACS)",
+		"admin_slo":           "SingleLogoutService (SLO)",
+		"admin_default":       "standard",
+		"admin_response":      "svar til",
+		"admin_certs":         "Sertifikat",
+		"admin_signing":       "Signering",
+		"admin_encryption":    "Kryptering",
+		"admin_expires":       "går ut",
+		"admin_expired":       "gått ut",
+		"admin_ok":            "Registrert:",
+		"admin_err_token":     "Skjemaet kom ikkje frå denne sida eller manglar kontrollfeltet. Send det på nytt herifrå.",
+		"admin_err_too_large": "Metadataa er for store: høgst 4 MiB.",
+		"admin_err_form":      "Skjemaet kunne ikkje lesast. Prøv igjen.",
+		"admin_err_empty":     "Vel ei metadatafil eller lim inn metadataa.",
+		"admin_err_refused":   "Metadataa vart ikkje godtekne, og ingenting vart registrert. Rett desse feila (skildra på engelsk) og last opp på nytt:",
 	},
 	"en": {
 		"title":        "Log in (development IdP)",
@@ -115,6 +165,31 @@ var catalogue = map[string]map[string]string{
 		"logout_title": "You are logged out",
 		"logged_out":   "You are logged out of the development IdP and of the services you were logged in to.",
 		"partial":      "Not every service confirmed the logout. Close the browser to be sure you are logged out everywhere.",
+
+		// The admin page (admin.go).
+		"admin_title":         "Service providers (development IdP)",
+		"admin_intro":         "Register a service provider by uploading its SAML metadata, as in ID-porten's self-service. The metadata is checked against ID-porten's rules; if anything is wrong, nothing is registered. Metadata for an entity ID that is already registered replaces the earlier registration.",
+		"admin_upload":        "Upload metadata",
+		"admin_file":          "Metadata file (XML)",
+		"admin_paste":         "Or paste the metadata",
+		"admin_submit":        "Check and register",
+		"admin_registered":    "Registered service providers",
+		"admin_none":          "No service provider is registered.",
+		"admin_acs":           "AssertionConsumerService (ACS)",
+		"admin_slo":           "SingleLogoutService (SLO)",
+		"admin_default":       "default",
+		"admin_response":      "responses to",
+		"admin_certs":         "Certificates",
+		"admin_signing":       "Signing",
+		"admin_encryption":    "Encryption",
+		"admin_expires":       "expires",
+		"admin_expired":       "expired",
+		"admin_ok":            "Registered:",
+		"admin_err_token":     "The form did not come from this page or lacks its check field. Send it again from here.",
+		"admin_err_too_large": "The metadata is too large: at most 4 MiB.",
+		"admin_err_form":      "The form could not be read. Try again.",
+		"admin_err_empty":     "Choose a metadata file or paste the metadata.",
+		"admin_err_refused":   "The metadata was not accepted, and nothing was registered. Fix these problems and upload again:",
 	},
 }
 
@@ -157,7 +232,16 @@ button:hover{background:#f3f6fa}button.cancel{color:#1a1a1a;border-color:#767676
 label{display:block;font-weight:600}input[type=text],input[type=password]{display:block;font:inherit;margin:.25rem 0 .75rem;padding:.4rem .5rem;border:1px solid #767676;border-radius:.25rem;width:100%;max-width:20rem}
 .person label{display:inline;font-weight:400}
 .otp{border-top:1px solid #767676;margin-top:.75rem;padding-top:.5rem}.code{font-size:1.5rem;letter-spacing:.2rem;font-family:ui-monospace,Menlo,Consolas,monospace}
-a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid #ffbf47;outline-offset:0;box-shadow:0 0 0 6px #1a1a1a}`
+a:focus-visible,button:focus-visible,input:focus-visible,textarea:focus-visible{outline:3px solid #ffbf47;outline-offset:0;box-shadow:0 0 0 6px #1a1a1a}`
+
+// adminStyle adds what only the admin page has: the file and paste fields, messages, the SP list.
+const adminStyle = `
+input[type=file]{display:block;font:inherit;margin:.25rem 0 .75rem}
+textarea{display:block;box-sizing:border-box;width:100%;margin:.25rem 0 .75rem;padding:.4rem .5rem;border:1px solid #767676;border-radius:.25rem;font:.9rem/1.4 ui-monospace,Menlo,Consolas,monospace}
+.ok{background:#eef7ee;border-left:.35rem solid #1e6b1e;padding:.5rem .75rem}
+.error ul{margin:.25rem 0;padding-left:1.25rem}
+.sp{border-top:1px solid #767676;margin-top:1rem}.sp h3{font-size:1.15rem;overflow-wrap:anywhere}
+dt{font-weight:700}dd{margin:0 0 .5rem 1rem;overflow-wrap:anywhere}dd ul{margin:0;padding-left:1.25rem}`
 
 var pages = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="{{.Lang}}">
@@ -198,6 +282,36 @@ var pages = template.Must(template.New("login").Parse(`<!doctype html>
 <head><meta charset="utf-8"><title>{{index .T .Title}}</title><style>` + style + `</style></head>
 <body><main><h1>{{index .T .Title}}</h1><p class="dev">{{.T.dev}}</p>
 <p>{{.T.error_detail}}</p><p class="error">{{.Message}}</p></main></body></html>
+{{end}}
+{{define "admin"}}<!doctype html>
+<html lang="{{.Lang}}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.T.admin_title}}</title><style>` + style + adminStyle + `</style></head>
+<body><main>
+<h1>{{.T.admin_title}}</h1>
+<p class="dev">{{.T.dev}}</p>
+<p>{{.T.admin_intro}}</p>
+{{if .Registered}}<p class="ok" role="status" id="registered">{{.T.admin_ok}} <strong>{{.Registered}}</strong></p>{{end}}
+{{if .Error}}<div class="error" role="alert" id="admin-error"><p>{{index .T .Error}}</p>
+{{if .Problems}}<ul lang="en" id="problems">{{range .Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}</div>{{end}}
+<h2>{{.T.admin_upload}}</h2>
+<form method="post" action="{{.Action}}" enctype="multipart/form-data">
+<input type="hidden" name="token" value="{{.Token}}">
+<label for="file">{{.T.admin_file}}</label>
+<input type="file" id="file" name="file" accept=".xml,application/samlmetadata+xml,application/xml,text/xml">
+<label for="metadata">{{.T.admin_paste}}</label>
+<textarea id="metadata" name="metadata" rows="10" spellcheck="false">{{.Pasted}}</textarea>
+<button type="submit">{{.T.admin_submit}}</button>
+</form>
+<h2>{{.T.admin_registered}}</h2>
+{{range .SPs}}<section class="sp"><h3>{{.EntityID}}</h3>
+<dl>
+<dt>{{$.T.admin_acs}}</dt><dd><ul>{{range .ACS}}<li>{{.Binding}}: {{.Location}}{{if .IsDefault}} ({{$.T.admin_default}}){{end}}</li>{{end}}</ul></dd>
+<dt>{{$.T.admin_slo}}</dt><dd>{{if .SLO}}<ul>{{range .SLO}}<li>{{.Binding}}: {{.Location}}{{if .ResponseLocation}}; {{$.T.admin_response}} {{.ResponseLocation}}{{end}}</li>{{end}}</ul>{{else}}–{{end}}</dd>
+<dt>{{$.T.admin_certs}}</dt><dd><ul>{{range .Certs}}<li>{{index $.T .Use}}: {{.Subject}}, {{if .Expired}}<strong>{{$.T.admin_expired}}</strong>{{else}}{{$.T.admin_expires}}{{end}} {{.NotAfter}}</li>{{end}}</ul></dd>
+</dl></section>
+{{else}}<p id="no-sps">{{.T.admin_none}}</p>{{end}}
+</main></body></html>
 {{end}}
 {{define "logged_out"}}<!doctype html>
 <html lang="{{.Lang}}">

@@ -101,8 +101,11 @@ func (s *Server) acsPost(c *echo.Context) error {
 
 // pendingIdP returns the IdP the pending login went to, which must answer on binding.
 func (s *Server) pendingIdP(pl *session.PendingLogin, binding string) (*IdP, error) {
-	idp, ok := s.IdPs[pl.IdP]
-	if !ok {
+	idp, err := s.idp(pl.IdP)
+	if err != nil {
+		return nil, err
+	}
+	if idp == nil {
 		return nil, &pageError{Status: http.StatusBadRequest, Key: "expired", Reason: "config",
 			Err: fmt.Errorf("pending login names IdP %q that is no longer configured", pl.IdP)}
 	}

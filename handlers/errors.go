@@ -163,7 +163,7 @@ func (s *Server) handleError(c *echo.Context, err error) {
 		s.Log.Log(c.Request().Context(), level, "request failed",
 			append([]any{"ref", ref, "reason", pe.Reason, "client_ip", c.RealIP()}, attrs...)...)
 	}
-	if p := c.Request().URL.Path; p == "/session" || p == "/auth" {
+	if p := c.Request().URL.Path; p == "/session" || p == "/auth" || strings.HasPrefix(p, "/admin/api/") {
 		_ = c.JSON(pe.Status, map[string]string{"error": pe.Key, "reference": ref})
 		return
 	}

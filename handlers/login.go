@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/eidsp/eidsp/identity"
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
 	"github.com/labstack/echo/v5"
@@ -38,8 +39,11 @@ func (s *Server) login(c *echo.Context) error {
 	if sess, _ := s.currentSession(c); sess != nil && !force && prof.satisfiedBy(sess.Identity) {
 		return c.Redirect(http.StatusSeeOther, returnTo)
 	}
-	idp, ok := s.IdPs[prof.IdP]
-	if !ok {
+	idp, err := s.idp(prof.IdP)
+	if err != nil {
+		return err
+	}
+	if idp == nil {
 		return &pageError{Status: http.StatusInternalServerError, Key: "internal", Reason: "config",
 			Err: fmt.Errorf("profile %s names unknown IdP %s", prof.Name, prof.IdP)}
 	}
@@ -167,7 +171,8 @@ func (s *Server) finishLogin(c *echo.Context, pl *session.PendingLogin, idp *IdP
 	c.SetCookie(&http.Cookie{Name: s.Opt.CookieName, Value: sid, Path: "/", HttpOnly: true,
 		Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 	s.audit(c, slog.LevelInfo, "login", record{action: "login", result: "success", instrument: id.Instrument,
-		subject: subject{idp: idp.Name, profile: pl.Profile, sessionIndex: id.SessionIndex, nidHash: s.nidHash(id.NationalID)}},
+		subject: subject{idp: idp.Name, profile: pl.Profile, sessionIndex: id.SessionIndex, nidHash: s.nidHash(id.NationalID),
+			nidMasked: identity.Mask(id.NationalID), level: id.Level}},
 		"level", id.Level, "instrument", id.Instrument, "auth_method", id.AuthMethod)
 	return c.Redirect(http.StatusSeeOther, pl.ReturnTo)
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/eidsp/eidsp/identity"
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
 	"github.com/labstack/echo/v5"
@@ -53,9 +54,12 @@ func (s *Server) logout(c *echo.Context) error {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	id := sess.Identity
-	who := subject{idp: id.IdP, profile: sess.Profile, sessionIndex: id.SessionIndex, nidHash: s.nidHash(id.NationalID)}
+	who := subject{idp: id.IdP, profile: sess.Profile, sessionIndex: id.SessionIndex, nidHash: s.nidHash(id.NationalID),
+		nidMasked: identity.Mask(id.NationalID), level: id.Level}
 	setSubject(c, who)
-	idp, ok := s.IdPs[id.IdP]
+	// Expired metadata of the session's IdP: end the session here only.
+	idp, _ := s.idp(id.IdP)
+	ok := idp != nil
 	var slo saml.Endpoint
 	if ok {
 		slo, ok = saml.EndpointFor(idp.Policy.Descriptor.SingleLogout, saml.BindingHTTPRedirect)
@@ -116,8 +120,8 @@ func (s *Server) loggedOut(c *echo.Context, partial bool) error {
 // may share one IdP, e.g. an ID-porten and an IPS preset for one broker).
 func (s *Server) idpsByEntity(entityID string) []*IdP {
 	var out []*IdP
-	for _, idp := range s.IdPs {
-		if idp.Policy.Descriptor.EntityID == entityID {
+	for name := range s.IdPs {
+		if idp, _ := s.idp(name); idp != nil && idp.Policy.Descriptor.EntityID == entityID {
 			out = append(out, idp)
 		}
 	}
@@ -182,7 +186,7 @@ func (s *Server) sloRequest(c *echo.Context, m *saml.RedirectMessage, idps []*Id
 		return fmt.Errorf("replay cache: %w", err)
 	}
 	if sess, _ := s.currentSession(c); sess != nil {
-		if idp := s.IdPs[sess.Identity.IdP]; idp != nil && idp.Policy.Descriptor.EntityID == chk.Issuer &&
+		if idp, _ := s.idp(sess.Identity.IdP); idp != nil && idp.Policy.Descriptor.EntityID == chk.Issuer &&
 			req.MatchesSession(sess.Identity.NameID, sess.Identity.SessionIndex) {
 			s.clearSessionCookie(c)
 		}
@@ -247,7 +251,7 @@ func (s *Server) sloResponse(c *echo.Context, m *saml.RedirectMessage, chk saml.
 	if err != nil {
 		return fmt.Errorf("take pending logout: %w", err)
 	}
-	idp := s.IdPs[pl.IdP]
+	idp, _ := s.idp(pl.IdP)
 	if pl.Purpose != session.PurposeLogout || idp == nil || idp.Policy.Descriptor.EntityID != chk.Issuer || resp.InResponseTo != pl.RequestID {
 		return logoutFailure(&saml.Error{Reason: saml.ReasonInResponseTo, Err: errors.New("LogoutResponse does not answer our LogoutRequest")})
 	}

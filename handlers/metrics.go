@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidsp/eidsp/session"
 	"github.com/labstack/echo/v5"
 )
 
@@ -29,6 +30,8 @@ type Observer interface {
 // configuration, the pending login, the session) — never from the unverified request.
 type subject struct {
 	idp, profile, sessionIndex, nidHash string
+	nidMasked                           string // identity.Mask, for the admin pages' audit trail
+	level                               int
 }
 
 // record is one audit record.
@@ -56,6 +59,15 @@ func (s *Server) audit(c *echo.Context, level slog.Level, msg string, r record, 
 		attrs = append(attrs, "initiator", r.initiator)
 	}
 	s.Log.Log(c.Request().Context(), level, msg, append(attrs, extra...)...)
+	if r.action == "login" || r.action == "logout" {
+		result := r.result
+		if r.reason != "" {
+			result += ": " + r.reason
+		}
+		s.trail(&session.AuditEvent{Time: s.Now(), Event: r.action, Result: result, Person: r.nidMasked,
+			PersonHash: r.nidHash, IdP: r.idp, Profile: r.profile, Level: r.level, Instrument: r.instrument,
+			Detail: r.initiator, Ref: refOf(c)})
+	}
 	if s.Metrics == nil {
 		return
 	}

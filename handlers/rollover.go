@@ -9,7 +9,7 @@ import (
 // rolledOver reports whether the key rollover has happened at now. It is judged per request on
 // the injected clock, so a running server switches keys at RolloverAt without a restart.
 func (s *Server) rolledOver(now time.Time) bool {
-	return !s.RolloverAt.IsZero() && !now.Before(s.RolloverAt)
+	return (!s.RolloverAt.IsZero() && !now.Before(s.RolloverAt)) || (s.RolloverForced != nil && s.RolloverForced())
 }
 
 // signer is the key that signs our messages to idp at now: the current one, or the next one
@@ -24,6 +24,9 @@ func (s *Server) signer(idp *IdP, now time.Time) saml.Signer {
 // SPMetadataAt is the SP metadata to publish at now: both keys before the rollover, the next
 // key alone after it.
 func (s *Server) SPMetadataAt(now time.Time) []byte {
+	if s.SPMetadataFunc != nil {
+		return s.SPMetadataFunc(now, s.rolledOver(now))
+	}
 	if s.SPMetadataRolledOver != nil && s.rolledOver(now) {
 		return s.SPMetadataRolledOver
 	}

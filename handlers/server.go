@@ -48,6 +48,47 @@ type IdP struct {
 	// NextSigner is the next key pair during a key rollover, with the same algorithm; it signs
 	// from Server.RolloverAt. Nil: no rollover.
 	NextSigner *saml.Signer
+	// Live, when set, gives the IdP's metadata as it stands now (refreshed, uploaded); it then
+	// replaces Policy.Descriptor and SSOURL at every request. Nil: they are fixed.
+	Live DescriptorSource
+}
+
+// DescriptorSource gives an IdP's current metadata; an error when there is none that may be used
+// (expired and not renewed). metadata/registry implements it.
+type DescriptorSource interface {
+	Descriptor(name string) (*saml.IdPDescriptor, error)
+}
+
+// errMetadataUnavailable is why a login cannot start or finish: the IdP's metadata has expired.
+type errMetadataUnavailable struct{ err error }
+
+func (e errMetadataUnavailable) Error() string { return "idp metadata: " + e.err.Error() }
+func (e errMetadataUnavailable) Unwrap() error { return e.err }
+
+// idp returns the named IdP with its metadata as it stands now: a copy whose Policy.Descriptor
+// and SSOURL are current. An unknown name gives (nil, nil); metadata that may not be used gives
+// an error, which the error handler shows as "the IdP cannot be reached".
+func (s *Server) idp(name string) (*IdP, error) {
+	idp, ok := s.IdPs[name]
+	if !ok {
+		return nil, nil
+	}
+	if idp.Live == nil {
+		return idp, nil
+	}
+	desc, err := idp.Live.Descriptor(name)
+	if err != nil {
+		return nil, &pageError{Status: http.StatusServiceUnavailable, Key: "idp_unreachable", Reason: "metadata",
+			Err: errMetadataUnavailable{err}}
+	}
+	cp := *idp
+	pol := *idp.Policy
+	pol.Descriptor = desc
+	cp.Policy = &pol
+	if sso, ok := saml.EndpointFor(desc.SingleSignOn, saml.BindingHTTPRedirect); ok {
+		cp.SSOURL = sso.Location
+	}
+	return &cp, nil
 }
 
 // Options are the server's settings.
@@ -88,6 +129,19 @@ type Server struct {
 	// read once the next key is promoted to current.
 	RolloverAt           time.Time
 	SPMetadataRolledOver []byte
+	// RolloverForced, when set, reports that an operator switched signing to the next key ahead
+	// of RolloverAt (eidsp rollover, or the admin pages); it is read at every request.
+	RolloverForced func() bool
+	// SPMetadataFunc, when set, builds the metadata served at now (validUntil moves with the
+	// date); it replaces SPMetadata and SPMetadataRolledOver.
+	SPMetadataFunc func(now time.Time, rolledOver bool) []byte
+	// Expiring, when set, lists what /readyz reports the expiry of.
+	Expiring func() []Expiring
+	// Admin turns on /admin/ and /admin/api/; nil: off (404).
+	Admin *Admin
+	// AuditTrail, when set, receives every login, logout and admin event for the admin pages'
+	// "recent events" (the log stays the authoritative record).
+	AuditTrail func(*session.AuditEvent)
 }
 
 func (s *Server) acsURL() string { return s.Opt.BaseURL + "/saml/acs" }
@@ -128,9 +182,13 @@ func (s *Server) Echo() *echo.Echo {
 	if s.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.Metrics.Handler()))
 	}
+	s.adminRoutes(e)
 	e.StaticFS("/static", templates.Static())
 	return e
 }
+
+// NIDHash is nidHash for the wiring (the admin list is held as these hashes).
+func (s *Server) NIDHash(nid string) string { return s.nidHash(nid) }
 
 // nidHash correlates national identity numbers across log lines without revealing them: an
 // HMAC under the log hash key, 80 bits in lowercase base32. Not hex: one hex string in 30 holds

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -43,16 +44,63 @@ func (s *Server) currentSession(c *echo.Context) (*session.Session, error) {
 	return sess, nil
 }
 
+// Expiring is something with an end date that /readyz reports: our certificates, the IdPs'
+// signing certificates and their metadata.
+type Expiring struct {
+	What     string    // e.g. "sp certificate", "idp idporten signing certificate CN=…", "idp idporten metadata"
+	NotAfter time.Time // zero for metadata that has no validUntil
+	Unusable bool      // set for IdP metadata that may not be used (expired, nothing newer)
+}
+
+// expiryWarning is how early /readyz starts warning.
+const expiryWarning = 30 * 24 * time.Hour
+
 // ready: GET /readyz — 200 while the store answers, 503 while it does not (a load balancer
-// takes the instance out; it comes back without a restart).
+// takes the instance out; it comes back without a restart). The JSON body also lists what
+// expires within 30 days or has expired, as warnings: an expiring certificate does not take the
+// instance out (every instance shares it), but monitoring should alert on the warnings (the
+// same dates are metrics: eidsp_certificate_expiry_seconds, eidsp_idp_metadata_*).
 func (s *Server) ready(c *echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
+	type item struct {
+		What     string     `json:"what"`
+		NotAfter *time.Time `json:"not_after,omitempty"`
+		DaysLeft *int       `json:"days_left,omitempty"`
+	}
+	body := struct {
+		Status   string   `json:"status"`
+		Store    string   `json:"store"`
+		Warnings []string `json:"warnings"`
+		Expiring []item   `json:"expiring"`
+	}{Status: "ok", Store: "ok", Warnings: []string{}, Expiring: []item{}}
+	status := http.StatusOK
 	if err := s.Store.Ping(ctx); err != nil {
 		s.Log.Warn("not ready", "ref", c.Get(refKey), "err", err)
-		return c.String(http.StatusServiceUnavailable, "store unavailable\n")
+		status, body.Status, body.Store = http.StatusServiceUnavailable, "unavailable", "down"
 	}
-	return c.String(http.StatusOK, "ok\n")
+	if s.Expiring != nil {
+		now := s.Now()
+		for _, e := range s.Expiring() {
+			it := item{What: e.What}
+			if !e.NotAfter.IsZero() {
+				na, days := e.NotAfter.UTC(), int(e.NotAfter.Sub(now).Hours()/24)
+				it.NotAfter, it.DaysLeft = &na, &days
+			}
+			body.Expiring = append(body.Expiring, it)
+			switch {
+			case e.Unusable:
+				body.Warnings = append(body.Warnings, e.What+" has expired and could not be renewed: logins through this IdP fail")
+			case e.NotAfter.IsZero():
+			case !now.Before(e.NotAfter):
+				body.Warnings = append(body.Warnings, e.What+" has expired")
+			case e.NotAfter.Sub(now) < expiryWarning:
+				body.Warnings = append(body.Warnings, fmt.Sprintf("%s expires in %d days (%s)", e.What, *it.DaysLeft, e.NotAfter.UTC().Format(time.DateOnly)))
+			}
+		}
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(status, body)
 }
 
 // expiresAt is when the session ends if the user does nothing more.

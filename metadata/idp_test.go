@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"math/big"
 	"os"
@@ -81,6 +82,14 @@ func TestParseIdP(t *testing.T) {
 			assertIdP(t, idp, want)
 		}},
 		{name: "ok/idporten with matching entity ID", data: idporten, opt: ParseOptions{EntityID: idportenID}},
+		{name: "ok/IdP key rollover: every signing certificate is trusted", data: edit(t, idporten, `<md:KeyDescriptor use="encryption">`,
+			`<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>`+
+				base64.StdEncoding.EncodeToString(idpNext.Raw)+`</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:KeyDescriptor use="encryption">`),
+			check: func(t *testing.T, idp *saml.IdPDescriptor) {
+				if len(idp.SigningCerts) != 2 || !idp.SigningCerts[0].Equal(idpSigning) || !idp.SigningCerts[1].Equal(idpNext) {
+					t.Fatalf("signing certificates %d, want the current and the next", len(idp.SigningCerts))
+				}
+			}},
 		{name: "ok/other prefixes", data: edit(t, idporten, "md:", "meta:", "xmlns:md", "xmlns:meta", "ds:", "sig:", "xmlns:ds", "xmlns:sig"),
 			check: func(t *testing.T, idp *saml.IdPDescriptor) {
 				if len(idp.SigningCerts) != 1 || len(idp.SingleSignOn) != 1 {
@@ -144,6 +153,7 @@ func TestParseIdP(t *testing.T) {
 		{name: "fail/billion laughs", data: fixture(t, "fail-billion-laughs.xml"), reason: saml.ReasonDoctype, errs: []string{"IdP metadata is not acceptable XML"}},
 		{name: "fail/external entity", data: fixture(t, "fail-xxe.xml"), reason: saml.ReasonDoctype},
 		{name: "fail/not XML", data: []byte("<md:EntityDescriptor"), reason: saml.ReasonMalformed},
+		{name: "fail/huge", data: append(bytes.Repeat([]byte(" "), saml.MetadataLimits().MaxBytes), idporten...), reason: saml.ReasonTooLarge},
 		{name: "fail/expired", data: edit(t, idporten, `ID="_idporten-test-metadata"`, `ID="_idporten-test-metadata" validUntil="2029-12-31T23:59:59Z"`),
 			errs: []string{"the metadata expired at 2029-12-31T23:59:59Z (validUntil)"}},
 		{name: "fail/expired on the role", data: edit(t, idporten, `<md:IDPSSODescriptor `, `<md:IDPSSODescriptor validUntil="2020-01-01T00:00:00+01:00" `),

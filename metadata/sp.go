@@ -1,10 +1,14 @@
 package metadata
 
 import (
+	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +22,9 @@ import (
 
 // maxEntityIDLength is the limit of md:entityIDType.
 const maxEntityIDLength = 1024
+
+// indentSpaces is the indentation of the document, one level.
+const indentSpaces = 2
 
 // organizationLang is the xml:lang of the Organization elements, which the schema requires.
 const organizationLang = "en"
@@ -47,6 +54,11 @@ type SP struct {
 
 	// Optional Organization element: all three or none.
 	OrganizationName, OrganizationDisplayName, OrganizationURL string
+
+	// Signer, when set, signs the document: an enveloped XML signature (RSA-SHA256 or RSA-SHA512,
+	// exclusive c14n) as the EntityDescriptor's first child, which then gets an ID derived from
+	// the unsigned document, so that the same settings still give the same bytes.
+	Signer *saml.Signer
 }
 
 // Validate reports every problem with the settings at once.
@@ -84,7 +96,38 @@ func (sp SP) Validate() error {
 	if sp.OrganizationURL != "" {
 		checkURL(&p, "organization URL", sp.OrganizationURL, true)
 	}
+	if s := sp.Signer; s != nil {
+		switch {
+		case s.Key == nil || s.Cert == nil:
+			p.add("metadata signer needs a key and a certificate")
+		default:
+			if pub, ok := s.Cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(s.Key.Public()) {
+				p.add("metadata signer certificate does not match its key")
+			}
+		}
+		// Metadata readers (ours included) refuse SHA-1 signatures on metadata.
+		if s.Alg != "" && s.Alg != saml.AlgRSASHA256 && s.Alg != saml.AlgRSASHA512 {
+			p.add("metadata signature algorithm %q is not RSA-SHA256 or RSA-SHA512", s.Alg)
+		}
+	}
 	return p.err()
+}
+
+// ValidUntilFor is the validUntil for metadata built at built and meant to be valid for validFor:
+// built+validFor, but never after the signing certificate (or the metadata signer's certificate)
+// expires, since an IdP must not keep trusting a key past its certificate; truncated to the second.
+func (sp SP) ValidUntilFor(built time.Time, validFor time.Duration) time.Time {
+	until := built.Add(validFor)
+	certs := []*x509.Certificate{sp.SigningCert}
+	if sp.Signer != nil {
+		certs = append(certs, sp.Signer.Cert)
+	}
+	for _, c := range certs {
+		if c != nil && c.NotAfter.Before(until) {
+			until = c.NotAfter
+		}
+	}
+	return until.UTC().Truncate(time.Second)
 }
 
 func countNonEmpty(list []string) int {
@@ -115,8 +158,8 @@ func checkURL(p *problems, what, raw string, required bool) {
 	}
 }
 
-// Build renders the SP metadata as indented UTF-8 XML with an XML declaration. The same settings
-// always give the same bytes.
+// Build renders the SP metadata as indented UTF-8 XML with an XML declaration, signed when
+// sp.Signer is set. The same settings always give the same bytes.
 func (sp SP) Build() ([]byte, error) {
 	if err := sp.Validate(); err != nil {
 		return nil, err
@@ -173,7 +216,52 @@ func (sp SP) Build() ([]byte, error) {
 		}
 	}
 
-	doc.Indent(2)
+	doc.Indent(indentSpaces)
+	if sp.Signer == nil {
+		return doc.WriteToBytes()
+	}
+	return sp.sign(doc)
+}
+
+// sign adds the ID and the enveloped signature to the indented document. Indenting came first on
+// purpose: the white space between elements is part of what the signature covers, so nothing may
+// re-indent the document afterwards.
+func (sp SP) sign(doc *etree.Document) ([]byte, error) {
+	unsigned, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	// The ID only has to be unique among the documents an IdP holds and stable for the same
+	// content; a hash of the unsigned document is both, and an NCName with the leading "_".
+	sum := sha256.Sum256(unsigned)
+	root := doc.Root()
+	id := etree.Attr{Key: "ID", Value: "_" + hex.EncodeToString(sum[:20])}
+	at := slices.IndexFunc(root.Attr, func(a etree.Attr) bool { return a.Key == "entityID" })
+	root.Attr = slices.Insert(root.Attr, at, id)
+
+	// An extra indentation ahead of the first child gives the signature a line of its own: it
+	// goes between the two, and the enveloped transform removes only the Signature element, so
+	// the digest sees the same white space the signer did.
+	root.InsertChildAt(0, etree.NewText("\n"+strings.Repeat(" ", indentSpaces)))
+	// The signer gets a copy: goxmldsig canonicalizes the element it signs in place (sorted
+	// attributes, namespace declarations moved), and the document should keep the shape of the
+	// unsigned one. Its canonical form, which the digest covers, is the same either way.
+	signed, err := sp.Signer.SignEnveloped(root.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("signing the SP metadata: %w", err)
+	}
+	var sig *etree.Element
+	for _, c := range signed.ChildElements() {
+		if c.Tag == "Signature" && c.NamespaceURI() == saml.NSDSig {
+			sig = c
+			break
+		}
+	}
+	if sig == nil {
+		return nil, fmt.Errorf("signing the SP metadata: the signer returned no ds:Signature")
+	}
+	// The schema wants ds:Signature as the EntityDescriptor's first child.
+	root.InsertChildAt(1, sig)
 	return doc.WriteToBytes()
 }
 

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -12,9 +13,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/eidsp/eidsp/saml"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden/")
 
 const (
 	schemaOASIS  = "../testdata/schemas/saml2/saml-schema-metadata-2.0.xsd"
@@ -38,6 +43,27 @@ func loadCert(t testing.TB, name string) *x509.Certificate {
 	return cert
 }
 
+func loadKey(t testing.TB, name string) *rsa.PrivateKey {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name+".key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatalf("%s.key: no PEM block", name)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		t.Fatalf("%s.key holds a %T, not an RSA key", name, key)
+	}
+	return rsaKey
+}
+
 // idportenSP is the ID-porten preset: Artifact ACS only.
 func idportenSP(t testing.TB) SP {
 	return SP{
@@ -49,56 +75,255 @@ func idportenSP(t testing.TB) SP {
 	}
 }
 
-func TestBuild(t *testing.T) {
-	rollover := idportenSP(t)
-	rollover.ACSPost = "https://sp.test.example/saml/acs/post"
-	rollover.EncryptionCerts = append(rollover.EncryptionCerts, loadCert(t, "sp-encryption-next"))
-	rollover.NextSigningCert = loadCert(t, "sp-signing-next")
+// metadataSigner is the test key pair kept for signing (testdata/gen.sh).
+func metadataSigner(t testing.TB) *saml.Signer {
+	return &saml.Signer{Key: loadKey(t, "sp-metadata-signing"), Cert: loadCert(t, "sp-metadata-signing")}
+}
 
-	lifetime := idportenSP(t)
-	lifetime.ValidUntil = time.Date(2027, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600))
-	lifetime.CacheDuration = 6 * time.Hour
-	lifetime.OrganizationName = "Eksempel kommune"
-	lifetime.OrganizationDisplayName = "Eksempel kommune <test> & co"
-	lifetime.OrganizationURL = "https://www.test.example/"
+// Fixed lifetime of every golden file.
+var (
+	goldenValidUntil    = time.Date(2036, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600))
+	goldenCacheDuration = 6 * time.Hour
+)
 
-	tests := []struct {
-		name string
-		sp   SP
-	}{
-		{"ok/idporten", idportenSP(t)},
-		{"ok/rollover", rollover},
-		{"ok/lifetime", lifetime},
+// goldenPresets are the SP metadata variants kept in testdata/golden/, by file name.
+func goldenPresets(t testing.TB) map[string]SP {
+	withLifetime := func(sp SP) SP {
+		sp.ValidUntil, sp.CacheDuration = goldenValidUntil, goldenCacheDuration
+		return sp
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.sp.Build()
+	idporten := withLifetime(idportenSP(t))
+
+	ips := idporten // a Buypass IPS broker: the same shape, another deployment below a path
+	ips.EntityID = "https://portal.test.example/eid/saml/metadata"
+	ips.ACSArtifact = "https://portal.test.example/eid/saml/acs"
+	ips.SLO = "https://portal.test.example/eid/saml/slo"
+
+	post := idporten
+	post.ACSPost = "https://sp.test.example/saml/acs/post"
+
+	rollover := idporten
+	rollover.NextSigningCert = loadCert(t, "sp-signing-next")
+	rollover.EncryptionCerts = []*x509.Certificate{loadCert(t, "sp-encryption"), loadCert(t, "sp-encryption-next")}
+
+	signed := idporten
+	signed.Signer = metadataSigner(t)
+	signed.SigningCert = signed.Signer.Cert // the SP signs its metadata with its own signing key
+
+	org := idporten
+	org.OrganizationName = "Eksempel kommune"
+	org.OrganizationDisplayName = "Eksempel kommune <test> & co"
+	org.OrganizationURL = "https://www.test.example/"
+
+	return map[string]SP{
+		"idporten":     idporten,
+		"ips":          ips,
+		"generic-post": post,
+		"rollover":     rollover,
+		"signed":       signed,
+		"organization": org,
+	}
+}
+
+func goldenPath(name string) string { return filepath.Join("testdata", "golden", name+".xml") }
+
+func TestBuild(t *testing.T) {
+	for name, sp := range goldenPresets(t) {
+		t.Run("ok/"+name, func(t *testing.T) {
+			got, err := sp.Build()
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := tt.sp.Build()
+			again, err := sp.Build()
 			if err != nil || !bytes.Equal(got, again) {
 				t.Fatalf("Build is not deterministic (err %v)", err)
 			}
-			golden := filepath.Join("testdata", "sp-"+strings.TrimPrefix(tt.name, "ok/")+".golden.xml")
+			golden := goldenPath(name)
 			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 			want, err := os.ReadFile(golden)
 			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
+				t.Fatalf("%v (run go test ./metadata/ -run TestBuild -update to create it)", err)
 			}
 			if !bytes.Equal(got, want) {
 				t.Errorf("output differs from %s (run with -update after a deliberate change):\n%s", golden, got)
 			}
+		})
+	}
+}
+
+// TestGoldenFilesValidate checks the committed files themselves, with tools we did not write.
+func TestGoldenFilesValidate(t *testing.T) {
+	for name := range goldenPresets(t) {
+		t.Run("ok/"+name, func(t *testing.T) {
+			doc, err := os.ReadFile(goldenPath(name))
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, xsd := range []string{schemaOASIS, schemaDigdir} {
-				if err := schemaValidate(t, xsd, got); err != nil {
+				if err := schemaValidate(t, xsd, doc); err != nil {
 					t.Errorf("%s: %v", filepath.Base(xsd), err)
 				}
 			}
+			if name == "signed" {
+				if err := xmlsecVerify(t, doc, "sp-metadata-signing"); err != nil {
+					t.Errorf("xmlsec1 --verify: %v", err)
+				}
+			}
 		})
+	}
+}
+
+// TestBuildSigned pins down where the signature goes and that it covers the document as written.
+func TestBuildSigned(t *testing.T) {
+	sp := goldenPresets(t)["signed"]
+	out, err := sp.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(out); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Root()
+	first := root.ChildElements()[0]
+	if !is(first, saml.NSDSig, "Signature") {
+		t.Fatalf("first child is %s, want ds:Signature", describe(first))
+	}
+	id := attr(root, "ID")
+	if !strings.HasPrefix(id, "_") || len(id) != 41 {
+		t.Errorf("ID %q is not _ + 40 hex digits", id)
+	}
+	if uri := first.FindElement("./SignedInfo/Reference").SelectAttrValue("URI", ""); uri != "#"+id {
+		t.Errorf("Reference URI %q, want #%s", uri, id)
+	}
+	verify := func(data []byte) error {
+		d, err := saml.ParseUntrusted(data, saml.MetadataLimits())
+		if err != nil {
+			return err
+		}
+		_, err = verifySignature(d.Root(), []*x509.Certificate{sp.Signer.Cert}, testNow)
+		return err
+	}
+
+	t.Run("ok/verifies with our reader", func(t *testing.T) {
+		if err := verify(out); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("ok/verifies with xmlsec1", func(t *testing.T) {
+		if err := xmlsecVerify(t, out, "sp-metadata-signing"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// xmlsec1 must use the certificate it is given, not the one in the signature's KeyInfo.
+	t.Run("fail/xmlsec1 with another certificate", func(t *testing.T) {
+		if err := xmlsecVerify(t, out, "sp-signing"); err == nil {
+			t.Error("xmlsec1 accepted the signature with an unrelated certificate")
+		}
+	})
+	t.Run("fail/one byte of the entityID changed", func(t *testing.T) {
+		broken := bytes.Replace(out, []byte(`entityID="https://sp.test.example/saml"`), []byte(`entityID="https://sp.test.example/samL"`), 1)
+		if bytes.Equal(broken, out) {
+			t.Fatal("could not change the entityID")
+		}
+		if err := xmlsecVerify(t, broken, "sp-metadata-signing"); err == nil {
+			t.Error("xmlsec1 accepted the changed document")
+		}
+		if err := verify(broken); err == nil {
+			t.Error("our reader accepted the changed document")
+		}
+	})
+	t.Run("fail/indented after signing", func(t *testing.T) {
+		d := etree.NewDocument()
+		if err := d.ReadFromBytes(out); err != nil {
+			t.Fatal(err)
+		}
+		d.Indent(4)
+		reindented, err := d.WriteToBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := xmlsecVerify(t, reindented, "sp-metadata-signing"); err == nil {
+			t.Error("xmlsec1 accepted the document re-indented after signing")
+		}
+		if err := verify(reindented); err == nil {
+			t.Error("our reader accepted the document re-indented after signing")
+		}
+	})
+	t.Run("ok/ID follows the content", func(t *testing.T) {
+		other := sp
+		other.EntityID = "https://other.test.example/saml"
+		out2, err := other.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := etree.NewDocument()
+		if err := d.ReadFromBytes(out2); err != nil {
+			t.Fatal(err)
+		}
+		if attr(d.Root(), "ID") == id {
+			t.Error("two different documents got the same ID")
+		}
+	})
+	t.Run("ok/unsigned has no ID", func(t *testing.T) {
+		unsigned := sp
+		unsigned.Signer = nil
+		out, err := unsigned.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(out, []byte(" ID=")) || bytes.Contains(out, []byte("ds:Signature")) {
+			t.Errorf("unsigned metadata has an ID or a signature:\n%s", out)
+		}
+	})
+}
+
+func TestValidUntilFor(t *testing.T) {
+	sp := idportenSP(t)
+	notAfter := sp.SigningCert.NotAfter
+	// A metadata signer whose certificate expires before the SP's signing certificate.
+	signedSP := sp
+	signedSP.SigningCert = loadCert(t, "sp-metadata-signing")
+	signedSP.Signer = &saml.Signer{Cert: sp.SigningCert}
+	if !signedSP.Signer.Cert.NotAfter.Before(signedSP.SigningCert.NotAfter) {
+		t.Fatal("fixture: sp-signing.crt must expire before sp-metadata-signing.crt")
+	}
+	built := time.Date(2026, 3, 2, 10, 0, 0, 0, time.FixedZone("CET", 3600))
+	tests := []struct {
+		name     string
+		sp       SP
+		built    time.Time
+		validFor time.Duration
+		want     time.Time
+	}{
+		{"ok/within the certificate", sp, built, 7 * 24 * time.Hour, time.Date(2026, 3, 9, 9, 0, 0, 0, time.UTC)},
+		{"ok/truncated to the second", sp, built.Add(999 * time.Millisecond), time.Hour, time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)},
+		{"ok/capped at the signing certificate", sp, notAfter.Add(-time.Hour), 48 * time.Hour, notAfter.UTC().Truncate(time.Second)},
+		{"ok/capped at the metadata signer", signedSP, notAfter.Add(-time.Hour), 48 * time.Hour, notAfter.UTC().Truncate(time.Second)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.sp.ValidUntilFor(tt.built, tt.validFor)
+			if !got.Equal(tt.want) || got.Location() != time.UTC {
+				t.Errorf("ValidUntilFor = %v, want %v (UTC)", got, tt.want)
+			}
+		})
+	}
+	// What ValidUntilFor returns is what Build writes, to the second.
+	sp.ValidUntil = sp.ValidUntilFor(notAfter.Add(-time.Hour), 48*time.Hour)
+	out, err := sp.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `validUntil="` + notAfter.UTC().Format(time.RFC3339) + `"`; !bytes.Contains(out, []byte(want)) {
+		t.Errorf("metadata lacks %s", want)
 	}
 }
 
@@ -165,6 +390,14 @@ func TestBuildValidate(t *testing.T) {
 		{"fail/entity ID with white space", func(sp *SP) { sp.EntityID = "https://sp.test.example/saml " }, []string{"contains white space"}},
 		{"fail/nil encryption cert", func(sp *SP) { sp.EncryptionCerts = append(sp.EncryptionCerts, nil) }, []string{"encryption certificate #2 is missing"}},
 		{"fail/partial organization", func(sp *SP) { sp.OrganizationName = "Eksempel" }, []string{"organization needs name, display name and URL"}},
+		{"fail/signer without key", func(sp *SP) { sp.Signer = &saml.Signer{Cert: sp.SigningCert} }, []string{"metadata signer needs a key and a certificate"}},
+		{"fail/signer key and certificate differ", func(sp *SP) {
+			sp.Signer = &saml.Signer{Key: loadKey(t, "sp-metadata-signing"), Cert: sp.SigningCert}
+		}, []string{"metadata signer certificate does not match its key"}},
+		{"fail/signer with SHA-1", func(sp *SP) {
+			sp.Signer = metadataSigner(t)
+			sp.Signer.Alg = saml.AlgRSASHA1
+		}, []string{`metadata signature algorithm "http://www.w3.org/2000/09/xmldsig#rsa-sha1" is not RSA-SHA256 or RSA-SHA512`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,21 +484,45 @@ func TestFormatDuration(t *testing.T) {
 	}
 }
 
-// schemaValidate runs xmllint; a missing xmllint skips the test locally and fails it under CI=true.
-func schemaValidate(t *testing.T, xsd string, doc []byte) error {
+// tool finds an external program; a missing one skips the test locally and fails it under CI=true.
+func tool(t testing.TB, name, pkg string) string {
 	t.Helper()
-	xmllint, err := exec.LookPath("xmllint")
+	path, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("xmllint is required under CI=true (apt-get install libxml2-utils)")
+			t.Fatalf("%s is required under CI=true (apt-get install %s)", name, pkg)
 		}
-		t.Skip("xmllint not installed (apt-get install libxml2-utils); skipping schema validation")
+		t.Skipf("%s not installed (apt-get install %s); skipping", name, pkg)
 	}
+	return path
+}
+
+// schemaValidate runs xmllint; a missing xmllint skips the test locally and fails it under CI=true.
+func schemaValidate(t testing.TB, xsd string, doc []byte) error {
+	t.Helper()
+	xmllint := tool(t, "xmllint", "libxml2-utils")
 	f := filepath.Join(t.TempDir(), "doc.xml")
 	if err := os.WriteFile(f, doc, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(xmllint, "--nonet", "--noout", "--schema", xsd, f).CombinedOutput()
+	if err != nil {
+		return errors.New(strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// xmlsecVerify checks the signature on the EntityDescriptor with xmlsec1 against the certificate
+// testdata/<certName>.crt, an implementation independent of goxmldsig.
+func xmlsecVerify(t testing.TB, doc []byte, certName string) error {
+	t.Helper()
+	xmlsec1 := tool(t, "xmlsec1", "xmlsec1")
+	f := filepath.Join(t.TempDir(), "signed.xml")
+	if err := os.WriteFile(f, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(xmlsec1, "--verify", "--pubkey-cert-pem", filepath.Join("testdata", certName+".crt"),
+		"--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor", f).CombinedOutput()
 	if err != nil {
 		return errors.New(strings.TrimSpace(string(out)))
 	}

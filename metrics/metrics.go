@@ -47,6 +47,8 @@ type Options struct {
 	// Certificates returns the certificates to watch. It is called at every scrape, so that
 	// refreshed IdP metadata shows up without a restart.
 	Certificates func() []Certificate
+	// Metadata returns the IdPs' metadata state; called at every scrape.
+	Metadata func() []Metadata
 	// Now is the clock certificate expiry is measured with. Default time.Now.
 	Now func() time.Time
 	// Log receives scrape errors (a store that cannot count). Default slog.Default().
@@ -62,6 +64,7 @@ type Metrics struct {
 	logouts     *prometheus.CounterVec
 	artifact    prometheus.Histogram
 	acs         *prometheus.HistogramVec
+	refreshes   *prometheus.CounterVec
 }
 
 // sessionCountTimeout bounds the store query a scrape makes.
@@ -98,7 +101,11 @@ func New(opt Options) *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"binding"}),
 	}
-	m.reg.MustRegister(m.logins, m.logouts, m.artifact, m.acs,
+	m.refreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eidsp_idp_metadata_refreshes_total",
+		Help: "Reads of an IdP's configured metadata source, by result (success|failure). Alert on failures.",
+	}, []string{"idp", "result"})
+	m.reg.MustRegister(m.logins, m.logouts, m.artifact, m.acs, m.refreshes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if opt.Sessions != nil {
 		m.reg.MustRegister(&sessionsCollector{
@@ -112,6 +119,16 @@ func New(opt Options) *Metrics {
 				"Seconds until the certificate's NotAfter; negative once it has expired.", []string{"cert"}, nil),
 			certs: opt.Certificates,
 			now:   opt.Now,
+		})
+	}
+	if opt.Metadata != nil {
+		m.reg.MustRegister(&metadataCollector{
+			usable: prometheus.NewDesc("eidsp_idp_metadata_usable",
+				"1 while the IdP's metadata may be used, 0 once it has expired and nothing newer could be had.", []string{"idp"}, nil),
+			validUntil: prometheus.NewDesc("eidsp_idp_metadata_valid_until_seconds",
+				"Seconds until the validUntil of the IdP's metadata in use (absent when it has none); negative once passed.", []string{"idp"}, nil),
+			list: opt.Metadata,
+			now:  opt.Now,
 		})
 	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
@@ -139,6 +156,44 @@ func (m *Metrics) instrument(v string) string {
 // Logout counts a logout step: initiator sp or idp.
 func (m *Metrics) Logout(initiator, result string) {
 	m.logouts.WithLabelValues(initiator, result).Inc()
+}
+
+// MetadataRefresh counts a read of an IdP's metadata source.
+func (m *Metrics) MetadataRefresh(idp string, ok bool) {
+	result := "success"
+	if !ok {
+		result = "failure"
+	}
+	m.refreshes.WithLabelValues(idp, result).Inc()
+}
+
+// Metadata is an IdP's metadata state, for the gauges.
+type Metadata struct {
+	IdP        string
+	Usable     bool
+	ValidUntil time.Time // zero: none stated
+}
+
+type metadataCollector struct {
+	usable, validUntil *prometheus.Desc
+	list               func() []Metadata
+	now                func() time.Time
+}
+
+func (c *metadataCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.usable; ch <- c.validUntil }
+
+func (c *metadataCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.now()
+	for _, m := range c.list() {
+		v := 0.0
+		if m.Usable {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.usable, prometheus.GaugeValue, v, m.IdP)
+		if !m.ValidUntil.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.validUntil, prometheus.GaugeValue, m.ValidUntil.Sub(now).Seconds(), m.IdP)
+		}
+	}
 }
 
 // ObserveArtifactResolution records one SOAP round trip.

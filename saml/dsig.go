@@ -3,15 +3,21 @@ package saml
 import (
 	"crypto"
 	"crypto/rsa"
+	"crypto/subtle"
 	"crypto/x509"
+	"encoding/base64"
+
+	// Registered for the digests and signature hashes of the allow-lists.
+	_ "crypto/sha1"
+	_ "crypto/sha256"
+	_ "crypto/sha512"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/beevik/etree"
-	"github.com/jonboulle/clockwork"
 	dsig "github.com/russellhaering/goxmldsig"
-	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // Algorithms are the signature and digest algorithms accepted from one IdP.
@@ -201,9 +207,12 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) error {
 }
 
 // verifyEnveloped checks the enveloped signature of el against the trusted certificates (from
-// metadata; KeyInfo in the message is ignored) and returns the element exactly as signed:
-// canonicalized and parsed again, so that nothing outside the signature's coverage (comments,
-// wrapped copies, unsigned siblings) can reach the caller.
+// metadata; KeyInfo in the message is ignored) and returns el itself, reduced to what the
+// signature covers: the Signature and every comment are removed from it, so that nothing
+// outside the signature's coverage (comments, the signature's own content) can reach the
+// caller. Wrapped copies and unsigned siblings cannot: checkSignatureShape pins the one
+// Reference to el's own ID, and the digest is computed over el, the tree the caller goes on to
+// read. The canonical form is written from the parsed tree (c14n.go): no copy, no second parse.
 func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, algs Algorithms) (out *etree.Element, err error) {
 	defer guard(&err)
 	if err := checkSignatureShape(el, algs); err != nil {
@@ -212,40 +221,130 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, algs Algori
 	if len(trusted) == 0 {
 		return nil, reject(ReasonSignature, "no trusted signing certificate")
 	}
-	// Trust comes from metadata only: drop KeyInfo so that goxmldsig uses the one certificate we
-	// give it instead of matching one from the message.
-	// Detaching with the namespace context keeps prefixes declared on ancestors (an Assertion
-	// inside a Response) bound after the copy.
-	nsCtx, err := etreeutils.NSBuildParentContext(el)
+	// checkSignatureShape has checked that each of these exists exactly once.
+	sig := children(el, NSDSig, "Signature")[0]
+	si := firstChild(sig, NSDSig, "SignedInfo")
+	ref := firstChild(si, NSDSig, "Reference")
+	sigHash, _ := hashFor(attrValue(firstChild(si, NSDSig, "SignatureMethod"), "Algorithm", ""))
+	digestHash, ok := digestFor(attrValue(firstChild(ref, NSDSig, "DigestMethod"), "Algorithm", ""))
+	if !ok {
+		return nil, reject(ReasonAlgorithm, "digest algorithm not supported")
+	}
+	siPrefixes, err := inclusivePrefixes(firstChild(si, NSDSig, "CanonicalizationMethod"))
 	if err != nil {
-		return nil, reject(ReasonMalformed, "namespaces: %v", err)
+		return nil, err
 	}
-	work, err := etreeutils.NSDetatch(nsCtx, el)
+	var refPrefixes []string
+	for _, t := range firstChild(ref, NSDSig, "Transforms").ChildElements() {
+		if attrValue(t, "Algorithm", "") == algExcC14N {
+			if refPrefixes, err = inclusivePrefixes(t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sigValue, err := base64Text(firstChild(sig, NSDSig, "SignatureValue"))
 	if err != nil {
-		return nil, reject(ReasonMalformed, "namespaces: %v", err)
+		return nil, err
 	}
-	sig := children(work, NSDSig, "Signature")[0]
-	for _, ki := range children(sig, NSDSig, "KeyInfo") {
-		sig.RemoveChild(ki)
+	digestValue, err := base64Text(firstChild(ref, NSDSig, "DigestValue"))
+	if err != nil {
+		return nil, err
 	}
-	var lastErr error
+
+	// SignedInfo first: nothing it says is used until its signature holds.
+	buf, err := excC14N(nil, si, nil, siPrefixes)
+	if err != nil {
+		return nil, err
+	}
+	h := sigHash.New()
+	h.Write(buf)
+	signed := h.Sum(nil)
+	verified := false
 	for _, cert := range trusted {
 		// Trust in the key comes from the IdP's metadata (and its validUntil), not from the
 		// certificate's own dates, as in Shibboleth and SimpleSAMLphp: an IdP whose certificate
-		// has passed NotAfter still signs with the key its metadata names. goxmldsig checks the
-		// dates against its clock, so it gets a clock inside the certificate's validity.
-		ctx := &dsig.ValidationContext{
-			CertificateStore: &dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}},
-			IdAttribute:      "ID",
-			Clock:            dsig.NewFakeClock(clockwork.NewFakeClockAt(cert.NotBefore)),
+		// has passed NotAfter still signs with the key its metadata names.
+		if pub, ok := cert.PublicKey.(*rsa.PublicKey); ok && rsa.VerifyPKCS1v15(pub, sigHash, signed, sigValue) == nil {
+			verified = true
+			break
 		}
-		verified, err := ctx.Validate(work)
-		if err == nil {
-			return verified, nil
-		}
-		lastErr = err
 	}
-	return nil, &Error{Reason: ReasonSignature, Err: fmt.Errorf("signature does not verify with any of %d trusted certificates: %w", len(trusted), lastErr)}
+	if !verified {
+		return nil, reject(ReasonSignature, "signature does not verify with any of %d trusted certificates", len(trusted))
+	}
+	if buf, err = excC14N(buf[:0], el, sig, refPrefixes); err != nil {
+		return nil, err
+	}
+	d := digestHash.New()
+	d.Write(buf)
+	if subtle.ConstantTimeCompare(d.Sum(nil), digestValue) != 1 {
+		return nil, reject(ReasonSignature, "digest of %s does not match the signed digest", el.Tag)
+	}
+	el.RemoveChild(sig)
+	stripComments(el)
+	return el, nil
+}
+
+// digestFor maps a DigestMethod to its hash.
+func digestFor(alg string) (crypto.Hash, bool) {
+	switch alg {
+	case AlgSHA1:
+		return crypto.SHA1, true
+	case AlgSHA256:
+		return crypto.SHA256, true
+	case AlgSHA512:
+		return crypto.SHA512, true
+	}
+	return 0, false
+}
+
+// inclusivePrefixes reads the InclusiveNamespaces PrefixList of an exclusive c14n method or
+// transform; checkSignatureShape admits no other parameter.
+func inclusivePrefixes(method *etree.Element) ([]string, error) {
+	var out []string
+	params := method.ChildElements()
+	if len(params) > 1 {
+		return nil, reject(ReasonAlgorithm, "more than one canonicalization parameter")
+	}
+	for _, p := range params {
+		if p.Tag != "InclusiveNamespaces" || p.NamespaceURI() != algExcC14N {
+			return nil, reject(ReasonAlgorithm, "canonicalization parameter %s not allowed", p.Tag)
+		}
+		out = strings.Fields(attrValue(p, "PrefixList", ""))
+	}
+	return out, nil
+}
+
+// base64Text decodes the text of DigestValue or SignatureValue (checkSignatureShape has checked
+// it is text only), ignoring XML whitespace.
+func base64Text(el *etree.Element) ([]byte, error) {
+	s := text(el)
+	if strings.ContainsAny(s, " \t\r\n") {
+		s = strings.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) == 0 {
+		return nil, reject(ReasonSignature, "%s is not base64", el.Tag)
+	}
+	return b, nil
+}
+
+func stripComments(el *etree.Element) {
+	for i := 0; i < len(el.Child); {
+		switch t := el.Child[i].(type) {
+		case *etree.Comment:
+			el.RemoveChildAt(i)
+			continue
+		case *etree.Element:
+			stripComments(t)
+		}
+		i++
+	}
 }
 
 // Signer signs messages with the SP's (or, in the dev IdP, the IdP's) key.

@@ -194,18 +194,31 @@ func (v Verifier) verifyResponse(resp *etree.Element, exp Expected) (*Result, er
 	return v.checkAssertion(verified, exp)
 }
 
-// decrypt opens an EncryptedAssertion and parses the plaintext under the same limits (xenc binds
-// prefixes the plaintext inherits from the enclosing Response).
+// decrypt opens an EncryptedAssertion and parses the plaintext, once, under the same limits, in
+// the namespace context of the container (XML Encryption decrypts in the context of the
+// EncryptedData's parent, and xmlsec1 serializes an element without the declarations it
+// inherits). A plaintext that is not one well-formed element fails like a wrong key, opaque to
+// the sender; a well-formed one our policy refuses is refused with its own reason.
 func (v Verifier) decrypt(ea *etree.Element, idp *IdP) (*etree.Element, error) {
-	plain, err := xenc.Decrypt(ea, v.DecryptionKeys, idp.Encryption)
+	inherited := inheritedNamespaces(ea)
+	var root *etree.Element
+	err := xenc.DecryptFunc(ea, v.DecryptionKeys, idp.Encryption, func(pt []byte) error {
+		doc, err := parseUntrusted(pt, v.Limits, inherited)
+		if err != nil {
+			if isSyntax(err) {
+				return xenc.ErrNotElement
+			}
+			return err
+		}
+		root = doc.Root()
+		return nil
+	})
 	if err != nil {
-		return nil, &Error{Reason: ReasonDecrypt, Err: err}
-	}
-	doc, err := ParseUntrusted(plain, v.Limits)
-	if err != nil {
+		if errors.Is(err, xenc.ErrDecrypt) {
+			return nil, &Error{Reason: ReasonDecrypt, Err: err}
+		}
 		return nil, err
 	}
-	root := doc.Root()
 	if root.Tag != "Assertion" || root.NamespaceURI() != NSAssertion {
 		return nil, reject(ReasonAssertion, "decrypted %s, not an Assertion", root.Tag)
 	}
@@ -213,6 +226,34 @@ func (v Verifier) decrypt(ea *etree.Element, idp *IdP) (*etree.Element, error) {
 		return nil, err
 	}
 	return root, nil
+}
+
+// inheritedNamespaces are the namespace declarations in scope at el, nearest first, without
+// the reserved prefixes and an empty default namespace.
+func inheritedNamespaces(el *etree.Element) []nsBinding {
+	var out []nsBinding
+	seen := map[string]bool{}
+	for e := el; e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			var prefix string
+			switch {
+			case a.Space == "xmlns":
+				prefix = a.Key
+			case a.Space == "" && a.Key == "xmlns":
+			default:
+				continue
+			}
+			if seen[prefix] {
+				continue
+			}
+			seen[prefix] = true
+			if prefix == "xml" || prefix == "xmlns" || (prefix == "" && a.Value == "") {
+				continue
+			}
+			out = append(out, nsBinding{prefix, a.Value})
+		}
+	}
+	return out
 }
 
 // checkHeader checks what Response and ArtifactResponse share: version, ID, age, issuer,

@@ -102,6 +102,8 @@ var xmlNamespaceCases = []xmlCase{
 	{"fail/unbound-element-prefix", `<saml:Assertion ID="_a"/>`, ReasonMalformed},
 	{"fail/unbound-attribute-prefix", `<r p:ID="_a"/>`, ReasonMalformed},
 	{"fail/xmlns-prefix-undeclared-empty", `<r xmlns:p=""/>`, ReasonMalformed},
+	{"fail/element-local-name-starts-with-dash", `<p:-a xmlns:p="u"/>`, ReasonMalformed},
+	{"fail/uppercase-hex-reference", `<r>&#X41;</r>`, ReasonMalformed},
 	{"fail/saml-prefix-empty-local", `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><saml: xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"/></samlp:Response>`, ReasonMalformed},
 }
 

@@ -1,8 +1,9 @@
 // Package session owns the server-side state of a login: sessions (the cookie holds only a random
 // ID), pending logins (the AuthnRequest we sent, found again by its RelayState and used once), and
-// the replay cache (an assertion ID is accepted once). The handlers talk to a Store; backends are
-// session/sqlite (embedded, the default) and, later, Redis (shared by many instances). Every backend
-// passes the one suite in session/conformance.
+// the replay cache (an assertion ID is accepted once); and what instances share beside logins:
+// small named documents and the audit trail. The handlers talk to a Store; backends are
+// session/sqlite (embedded, the default) and session/redis (shared by many instances). Every
+// backend passes the one suite in session/conformance.
 //
 // Stores are passive and judge expiry with an injected clock: a record whose ExpiresAt has been
 // reached is treated as absent, and the caller runs Sweep periodically to remove such records.
@@ -88,10 +89,60 @@ type Store interface {
 	// Claim records key until the given time. The first caller gets nil; later callers get
 	// ErrReplay until `until` has passed, after which the key can be claimed again.
 	Claim(ctx context.Context, key string, until time.Time) error
+	// PutDocument stores (replaces) a shared document; a zero UpdatedAt is filled from the
+	// store's clock. A value larger than MaxDocumentBytes is an error (ErrDocumentTooLarge) and
+	// stores nothing. The three document methods refuse a key CheckDocumentKey refuses, with
+	// ErrBadDocumentKey.
+	PutDocument(ctx context.Context, d *Document) error
+	// GetDocument returns ErrNotFound when no document has the key.
+	GetDocument(ctx context.Context, key string) (*Document, error)
+	// DeleteDocument removes a document; an absent one is not an error.
+	DeleteDocument(ctx context.Context, key string) error
+	// AppendAudit adds an event to the audit trail, which keeps the MaxAuditEvents appended
+	// last. A zero Time is filled from the store's clock.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// RecentAudit returns at most n events, newest first (by Time, then by insertion).
+	RecentAudit(ctx context.Context, n int) ([]AuditEvent, error)
 	// Sweep deletes expired sessions, pending logins and claims.
 	Sweep(ctx context.Context) error
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// MaxDocumentBytes bounds a shared document: the largest IdP metadata we accept, with room.
+const MaxDocumentBytes = 4 << 20
+
+// Document is a small named document every instance shares through the store: IdP metadata an
+// admin uploaded, the last good copy fetched from an IdP's metadata URL, an operator's switch.
+// Documents do not expire.
+type Document struct {
+	Key       string
+	Value     []byte
+	UpdatedAt time.Time
+	// UpdatedBy says who stored it, for the admin pages: "admin <masked id>", "api token",
+	// "refresh", "command".
+	UpdatedBy string
+}
+
+// MaxAuditEvents is how many audit events a store keeps; older ones are dropped as new ones come.
+const MaxAuditEvents = 1000
+
+// AuditEvent is one entry of the audit trail the admin pages show: a login, a logout or an admin
+// action. It never holds a national identity number in clear: Person is masked for display and
+// PersonHash is the keyed hash the logs use.
+type AuditEvent struct {
+	Time       time.Time `json:"time"`
+	Event      string    `json:"event"`            // login, logout or admin
+	Result     string    `json:"result"`           // "ok", or the reason class of a failure
+	Person     string    `json:"person,omitempty"` // masked national identity number
+	PersonHash string    `json:"person_hash,omitempty"`
+	IdP        string    `json:"idp,omitempty"`
+	Profile    string    `json:"profile,omitempty"`
+	Level      int       `json:"level,omitempty"`
+	Instrument string    `json:"instrument,omitempty"`
+	Action     string    `json:"action,omitempty"` // admin: what was done, e.g. "upload idp metadata"
+	Detail     string    `json:"detail,omitempty"`
+	Ref        string    `json:"ref,omitempty"` // the request reference of the log line
 }
 
 // NewID returns a new session ID or RelayState: 32 random bytes, base64url without padding.

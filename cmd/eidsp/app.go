@@ -19,6 +19,7 @@ type app struct {
 	server *handlers.Server
 	store  session.Store
 	spKey  *certs.KeyPair
+	wired  *wiring.App
 }
 
 // buildApp wires the service provider through internal/app.
@@ -27,7 +28,7 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now fun
 	if err != nil {
 		return nil, err
 	}
-	return &app{server: a.Server, store: a.Store, spKey: a.SPKey}, nil
+	return &app{server: a.Server, store: a.Store, spKey: a.SPKey, wired: a}, nil
 }
 
 // newLogger builds the one logger. Its ReplaceAttr is the last line of redaction: any 11-digit

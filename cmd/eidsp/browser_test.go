@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -340,6 +342,46 @@ func (tb *tab) tabTo(sel string) []string {
 	return nil
 }
 
+// recordPages notes, from the call on, the URL of every page the tab requests, each hop of a
+// redirect included: what a test of where a link leads must see but the location bar hides.
+func (tb *tab) recordPages() func() []string {
+	tb.t.Helper()
+	var mu sync.Mutex
+	var urls []string
+	// Listen, not Events: it sees a request before the command that follows it returns.
+	err := chromedp.Listen(tb.ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Type == network.ResourceTypeDocument {
+			mu.Lock()
+			urls = append(urls, e.Request.URL)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.call(func(ctx context.Context) error {
+		_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+		return err
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(urls)
+	}
+}
+
+// paste puts text into the field sel as a paste does: one insertion, not a key per character.
+func (tb *tab) paste(sel, text string) {
+	tb.t.Helper()
+	tb.call(func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(sel))); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: text})
+		return err
+	})
+}
+
 // methods lists the login methods the IdP page offers.
 func (tb *tab) methods() []string {
 	return eval[[]string](tb, `[...document.querySelectorAll("button[name=method]")].map(b => b.value)`)
@@ -580,6 +622,120 @@ func TestBrowser(t *testing.T) {
 		if got := tb.text("body"); !strings.Contains(got, "no_session") {
 			t.Errorf("after logout /session says %s", got)
 		}
+	})
+
+	t.Run("ok/admin pages", func(t *testing.T) {
+		// A harness of its own: the upload changes the IdP in use, which the other subtests share.
+		adminStart := time.Now()
+		ha := newHarness(t)
+		const ingrid = 2
+		admin := DevAdmin()
+		if persons[ingrid].NationalID != admin.NationalID {
+			t.Fatal("test assumes the third test person is the development admin")
+		}
+		masked := admin.NationalID[:6] + "*****"
+
+		tb := c.tab(t, ha)
+		pages := tb.recordPages()
+		tb.open("/admin/", atIdP)
+		if !slices.ContainsFunc(pages(), func(u string) bool {
+			return strings.HasPrefix(u, ha.sp+"/login?") && queryOf(t, u, "profile") == "idporten-high" && queryOf(t, u, "return_to") == "/admin/"
+		}) {
+			t.Errorf("/admin/ without a session did not pass /login?profile=idporten-high&return_to=/admin/: %v", pages())
+		}
+		tb.idpLogin(ingrid, "bankid", "#idp-idporten")
+		if loc := tb.location(); loc != ha.sp+"/admin/" {
+			t.Errorf("after the admin login at %s, want /admin/", loc)
+		}
+		// The audit trail is written in the background: reload, as a person would, until the
+		// login is listed.
+		for i := 0; !strings.Contains(tb.text("#audit"), masked); i++ {
+			if i == 40 {
+				t.Fatalf("the audit table never showed the login of %s: %s", masked, tb.text("#audit"))
+			}
+			time.Sleep(50 * time.Millisecond)
+			tb.open("/admin/", "#audit")
+		}
+		login := eval[[]string](tb, `[...document.querySelectorAll("#audit tbody tr")].map(r => r.cells[1].textContent.trim() + "|" + r.cells[2].textContent.trim())`)
+		if !slices.Contains(login, "login|"+masked) {
+			t.Errorf("audit rows %q: no login by %s", login, masked)
+		}
+		for _, sel := range []string{"#idp-idporten", "#idp-ips"} {
+			if !eval[bool](tb, fmt.Sprintf(`document.querySelector(%q) !== null`, sel)) {
+				t.Errorf("the overview has no %s", sel)
+			}
+		}
+		noNationalID := func(page string) {
+			t.Helper()
+			html := get(tb, chromedp.OuterHTML(chromedp.CSS("html")))
+			for _, p := range persons {
+				if strings.Contains(html, p.NationalID) {
+					t.Errorf("%s shows the national identity number of %s in clear", page, p.Name)
+				}
+			}
+		}
+		noNationalID("the overview")
+		tb.check("admin-overview")
+
+		// A broken document, then the metadata of the IdP after a key rollover.
+		tb.click("#upload-idporten", "#metadata")
+		tb.check("admin-upload")
+		tb.paste("#metadata", `<!DOCTYPE x><x/>`)
+		tb.click("#preview", "#problems")
+		if got := tb.text("#problems li"); !strings.Contains(got, "DOCTYPE") || strings.ContainsAny(got, "<>") || strings.Contains(got, ".go:") {
+			t.Errorf("the problem is not in plain words: %q", got)
+		}
+		// The problems are in English only; a screen reader must read them as English.
+		if got := tb.attr("#problems ul", "lang"); got != "en" {
+			t.Errorf("the problem list on a Bokmål page has lang %q, want en", got)
+		}
+		tb.check("admin-upload-problems")
+		rotated, rotatedBase := newRotatedIdP(t, ha)
+		meta, err := rotated.Metadata()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.paste("#metadata", string(meta))
+		tb.click("#preview", "#changes")
+		if got := tb.text("#changes"); !strings.Contains(got, rotatedBase+"/idp/sso") || !strings.Contains(got, "signing certificate") {
+			t.Errorf("the changes do not list the new SSO URL and certificate: %s", got)
+		}
+		tb.check("admin-preview")
+		tb.click("#save", "#admin-message")
+		if loc := tb.location(); loc != ha.sp+"/admin/?done=saved" {
+			t.Errorf("after saving at %s, want /admin/?done=saved", loc)
+		}
+		if got := tb.attr("#idp-idporten .origin", "data-origin"); got != "upload" {
+			t.Errorf("the idporten card says its metadata came from %q, want upload", got)
+		}
+		noNationalID("the overview after saving")
+		other := c.tab(t, ha)
+		other.open("/", atChooser)
+		other.click("#login-idporten", atIdP)
+		if loc := other.location(); !strings.HasPrefix(loc, rotatedBase+"/idp/") {
+			t.Fatalf("after the upload, login goes to %s, not the rotated IdP at %s", loc, rotatedBase)
+		}
+		// The answer is signed with the new key: it verifies only with the uploaded certificate.
+		other.idpLogin(kari, "minid", atLoggedIn)
+		other.requireLoggedIn(kari, 3, "")
+
+		tb.click(`nav.lang a[hreflang="nn"]`, `html[lang="nn"] #idps-heading`)
+		if got := tb.text("#idps-heading"); got != "Innloggingstenester" {
+			t.Errorf("nynorsk heading %q", got)
+		}
+		tb.check("admin-overview-nn")
+
+		// Someone not on the list, at level 4, is refused with a way to log in as someone else.
+		notAdmin := c.tab(t, ha)
+		notAdmin.open("/admin/", atIdP)
+		off := ha.logs.Len()
+		notAdmin.idpLogin(kari, "bankid", atError)
+		notAdmin.requireErrorPage("admin-forbidden", "admin_forbidden", "nb", "/login?force=1&profile=idporten-high", off)
+		notAdmin.open("/", atLoggedIn)
+		notAdmin.requireLoggedIn(kari, 4, "")
+
+		ha.requireNoNationalIDInLog()
+		t.Logf("admin pages took %s", time.Since(adminStart).Round(time.Millisecond))
 	})
 
 	t.Run("fail/error pages", func(t *testing.T) {

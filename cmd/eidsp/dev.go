@@ -65,6 +65,8 @@ func newDevEnv(ctx context.Context, dataDir string, spLn, idpLn net.Listener, lo
 	}
 	cfg := config.Dev(dataDir, spLn.Addr().String(), spBase, metaFile)
 	cfg.SP.CertFile, cfg.SP.KeyFile = filepath.Join(dataDir, "sp.crt"), filepath.Join(dataDir, "sp.key")
+	// One synthetic test person is an admin, logging in at level 4 like a real one.
+	cfg.Admin = config.AdminConfig{NationalIDs: []string{DevAdmin().NationalID}, Profile: "idporten-high"}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("development configuration: %w", err)
 	}
@@ -112,13 +114,17 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   Service provider:  %s/        (log in here)
   Session as JSON:   %s/session
   SP metadata:       %s/saml/metadata
+  Admin pages:       %s/admin/    (log in as %s, ID-porten level 4)
   Development IdP:   %s/idp/metadata
   Data directory:    %s
 
 Press Ctrl-C to stop.
-`, env.spBase, env.spBase, env.spBase, baseURL(idpLn), *dataDir)
+`, env.spBase, env.spBase, env.spBase, env.spBase, DevAdmin().Name, baseURL(idpLn), *dataDir)
 	return serveUntilDone(ctx, log, env.app, spLn)
 }
+
+// DevAdmin is the synthetic test person who may use /admin/ in `eidsp dev`.
+func DevAdmin() devidp.Person { return devidp.DefaultPersons()[2] }
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {

@@ -384,6 +384,7 @@ func TestE2EPostBinding(t *testing.T) {
 		s := env.app.server
 		ips := *s.IdPs["ips"]
 		ips.Name, ips.Binding = "ips-post", saml.BindingHTTPPost
+		ips.Live = nil // not a configured IdP: its metadata is the copy taken here
 		pol := *ips.Policy
 		pol.Name = "ips-post"
 		ips.Policy = &pol

@@ -23,6 +23,8 @@ Usage:
   eidsp check-config -config FILE                              validate a configuration and its keys
   eidsp metadata -config FILE                                  print the SP metadata to upload to the IdP
   eidsp keygen -cn NAME -out PREFIX                            make a self-signed key pair for test environments
+  eidsp rollover -config FILE                                  switch signing to the next key pair now (every instance)
+  eidsp admin-token -out FILE                                  write a new bearer token for the admin API
 `
 
 func main() {
@@ -53,6 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMetadata(rest, stdout)
 	case "keygen":
 		return runKeygen(rest, stdout)
+	case "rollover":
+		return runRollover(rest, stdout)
+	case "admin-token":
+		return runAdminToken(rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRun(t *testing.T) {
@@ -85,9 +86,23 @@ func TestLoggerRedacts(t *testing.T) {
 }
 
 // TestCheckConfigRollover: `eidsp check-config` loads the next key pair too and warns when
-// either certificate expires within 30 days.
+// either certificate expires within 30 days; it reads the IdP metadata with its rules and warns
+// when its validUntil is within 30 days.
 func TestCheckConfigRollover(t *testing.T) {
 	dir := t.TempDir()
+	idpMeta, err := os.ReadFile(filepath.Join("..", "..", "metadata", "testdata", "idp-idporten.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	soon := time.Now().Add(10 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	for name, doc := range map[string][]byte{
+		"idp.xml":      idpMeta,
+		"idp-soon.xml": bytes.Replace(idpMeta, []byte(`ID="_idporten-test-metadata"`), []byte(`ID="_idporten-test-metadata" validUntil="`+soon+`"`), 1),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), doc, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, kp := range []struct{ out, days string }{{"long", "365"}, {"short", "10"}} {
 		if err := run(context.Background(), []string{"keygen", "-out", filepath.Join(dir, kp.out), "-days", kp.days}, io.Discard, io.Discard); err != nil {
 			t.Fatal(err)
@@ -96,6 +111,7 @@ func TestCheckConfigRollover(t *testing.T) {
 	tests := []struct {
 		name          string
 		current, next [2]string // certificate and key file prefixes
+		meta          string    // IdP metadata file in dir; default idp.xml
 		wantErr       string
 		wantWarn      []string
 		noWarn        []string
@@ -108,15 +124,22 @@ func TestCheckConfigRollover(t *testing.T) {
 			wantWarn: []string{"warning: SP certificate expires"}, noWarn: []string{"warning: next SP"}},
 		{name: "fail/next certificate and key do not match", current: [2]string{"long", "long"}, next: [2]string{"long", "short"},
 			wantErr: "next SP key pair"},
+		{name: "ok/idp metadata expires soon", current: [2]string{"long", "long"}, next: [2]string{"long", "long"},
+			meta: "idp-soon.xml", wantWarn: []string{"warning: idp idporten: metadata validUntil"}},
+		{name: "fail/idp metadata missing", current: [2]string{"long", "long"}, next: [2]string{"long", "long"},
+			meta: "missing.xml", wantErr: "idp idporten"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := func(prefix, ext string) string { return filepath.Join(dir, prefix+ext) }
+			if tt.meta == "" {
+				tt.meta = "idp.xml"
+			}
 			cfg := "base_url: https://login.example.no\nsp:\n" +
 				"  cert_file: " + f(tt.current[0], ".crt") + "\n  key_file: " + f(tt.current[1], ".key") + "\n" +
 				"  next_cert_file: " + f(tt.next[0], ".crt") + "\n  next_key_file: " + f(tt.next[1], ".key") + "\n" +
 				"  rollover_at: 2026-06-01T06:00:00Z\n" +
-				"idps:\n  - name: idporten\n    preset: idporten\n    metadata_file: /nonexistent/idporten.xml\n" +
+				"idps:\n  - name: idporten\n    preset: idporten\n    metadata_file: " + filepath.Join(dir, tt.meta) + "\n" +
 				"profiles:\n  - name: idporten\n    idp: idporten\n"
 			path := filepath.Join(t.TempDir(), "eidsp.yaml")
 			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

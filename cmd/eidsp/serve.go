@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/eidsp/eidsp/certs"
 	"github.com/eidsp/eidsp/config"
+	wiring "github.com/eidsp/eidsp/internal/app"
 )
 
 func loadConfig(args []string, name string) (*config.Config, error) {
@@ -63,6 +65,10 @@ func serveUntilDone(ctx context.Context, log *slog.Logger, a *app, ln net.Listen
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{})
+	go func() { a.wired.Run(bgCtx); close(bgDone) }()
+	defer func() { stopBg(); <-bgDone }() // after the HTTP server: the last audit events are written
 	go func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
@@ -117,7 +123,78 @@ func runCheckConfig(args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "warning: next SP certificate expires %s (within 30 days)\n", next.Cert.NotAfter.Format(time.DateOnly))
 		}
 	}
+	statuses, err := wiring.CheckMetadata(context.Background(), cfg, newLogger(io.Discard, "text", "error"), time.Now)
+	if err != nil {
+		return err
+	}
+	soon := time.Now().Add(30 * 24 * time.Hour)
+	for _, st := range statuses {
+		d := st.Current.Desc
+		if !d.ValidUntil.IsZero() && d.ValidUntil.Before(soon) {
+			fmt.Fprintf(stdout, "warning: idp %s: metadata validUntil %s is within 30 days; it must be refreshed before then\n",
+				st.Name, d.ValidUntil.UTC().Format(time.DateOnly))
+		}
+		for _, c := range d.SigningCerts {
+			if c.NotAfter.Before(soon) {
+				fmt.Fprintf(stdout, "warning: idp %s: signing certificate %q expires %s (within 30 days)\n",
+					st.Name, c.Subject.CommonName, c.NotAfter.UTC().Format(time.DateOnly))
+			}
+		}
+	}
 	fmt.Fprintln(stdout, "configuration is valid")
+	return nil
+}
+
+// runRollover switches signing to the next key pair now, for every instance sharing the store
+// (each reads the switch within 30 s); the metadata they serve switches with it.
+func runRollover(args []string, stdout io.Writer) error {
+	cfg, err := loadConfig(args, "rollover")
+	if err != nil {
+		return err
+	}
+	if cfg.SP.NextCertFile == "" {
+		return errors.New("no next key pair is configured (sp.next_cert_file and sp.next_key_file)")
+	}
+	if _, err := certs.LoadKeyPair(cfg.SP.NextCertFile, cfg.SP.NextKeyFile); err != nil {
+		return fmt.Errorf("next SP key pair: %w", err)
+	}
+	ctx := context.Background()
+	store, err := wiring.OpenStore(ctx, cfg, time.Now)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := wiring.ForceRollover(ctx, store, "command", time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "signing switches to the next key on every instance within 30 seconds; publish the new SP metadata to the IdP if it does not fetch it")
+	return nil
+}
+
+// runAdminToken writes a new random bearer token for the admin API to a file (mode 0600).
+func runAdminToken(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("admin-token", flag.ContinueOnError)
+	out := fs.String("out", "admin.token", "file to write the token to")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b[:])
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(f, tok); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote a new admin API token to %s; set admin.token_file to it\n", *out)
 	return nil
 }
 

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -89,10 +92,6 @@ func newWorld(t *testing.T) *world {
 		cancel()
 		t.Fatalf("second SP: %v", err)
 	}
-	if err := env.idp.RegisterSP(other.server.SPMetadata); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
 	idpSrv := &http.Server{Handler: env.idp.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = idpSrv.Serve(idpLn) }()
 	done := make(chan error, 2)
@@ -113,8 +112,51 @@ func newWorld(t *testing.T) *world {
 			t.Logf("log:\n%s", logs.String())
 		}
 	})
+	// The other SP registers as an admin would: its metadata fetched from it over HTTP and
+	// uploaded through the development IdP's self-service page.
+	registerAtDevIdP(t, othURL+"/saml/metadata", baseURL(idpLn)+"/idp/admin/")
 	return &world{t: t, clock: clock, own: env.app, other: other, ownURL: env.spBase, othURL: othURL,
 		idpURL: baseURL(idpLn), logs: logs}
+}
+
+// registerAtDevIdP fetches an SP's metadata and uploads it with the form of the development IdP's
+// admin page, failing the test unless the IdP registers it.
+func registerAtDevIdP(t *testing.T, metadataURL, adminURL string) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string) []byte {
+		t.Helper()
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: HTTP %d, %v", u, resp.StatusCode, err)
+		}
+		return body
+	}
+	md := get(metadataURL)
+	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindSubmatch(get(adminURL))
+	if token == nil {
+		t.Fatalf("no form token on %s", adminURL)
+	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	mw.WriteField("token", string(token[1]))
+	fw, _ := mw.CreateFormFile("file", "sp-metadata.xml")
+	fw.Write(md)
+	mw.Close()
+	resp, err := c.Post(adminURL+"sps", mw.FormDataContentType(), &form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "registered=") {
+		t.Fatalf("uploading %s to the development IdP: HTTP %d\n%s", metadataURL, resp.StatusCode, body)
+	}
 }
 
 // user is one browser.

@@ -12,13 +12,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +27,7 @@ import (
 	"github.com/eidsp/eidsp/handlers"
 	"github.com/eidsp/eidsp/identity"
 	"github.com/eidsp/eidsp/metadata"
+	"github.com/eidsp/eidsp/metadata/registry"
 	"github.com/eidsp/eidsp/metrics"
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
@@ -43,34 +44,36 @@ type App struct {
 	SPKey  *certs.KeyPair
 	// NextSPKey is the key pair that takes over at sp.rollover_at; nil when none is configured.
 	NextSPKey *certs.KeyPair
+	// Registry holds the IdPs' metadata as it stands; Run refreshes it.
+	Registry *registry.Registry
+	rollover *rolloverSwitch
+	trail    *auditWriter
+	log      *slog.Logger
 }
 
-// loadMetadata reads an IdP's metadata from its file or URL.
-func loadMetadata(ctx context.Context, p *config.IdPConfig) ([]byte, error) {
-	if p.MetadataFile != "" {
-		return os.ReadFile(p.MetadataFile)
+// Run does the background work until ctx ends: refreshing IdP metadata and reading uploads
+// from other instances, reading the rollover switch, and writing the audit trail. It returns
+// when all of it has stopped (the audit trail is flushed).
+func (a *App) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { a.trail.run(); close(done) }()
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			a.trail.close()
+			<-done
+			return
+		case <-t.C:
+			a.Registry.Tick(ctx)
+			a.rollover.poll(ctx)
+		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.MetadataURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metadata URL answered HTTP %d", resp.StatusCode)
-	}
-	lim := int64(saml.MetadataLimits().MaxBytes)
-	data, err := io.ReadAll(io.LimitReader(resp.Body, lim+1))
-	if int64(len(data)) > lim {
-		return nil, fmt.Errorf("metadata larger than %d bytes", lim)
-	}
-	return data, err
 }
+
+// pollInterval is how soon an upload or a rollover made on another instance is used here.
+const pollInterval = 30 * time.Second
 
 // attributeMap is the preset's map with the configuration's overrides.
 func attributeMap(p *config.IdPConfig) identity.AttributeMap {
@@ -109,6 +112,22 @@ func loadHashKey(path string) ([]byte, error) {
 		return nil, err
 	}
 	return b, os.WriteFile(path, b, 0o600)
+}
+
+// OpenStore opens the configured session store (eidsp rollover writes to it without a server).
+func OpenStore(ctx context.Context, cfg *config.Config, now func() time.Time) (session.Store, error) {
+	return openStore(ctx, cfg, now)
+}
+
+// CheckMetadata reads every IdP's configured metadata source with the IdP's rules (no store:
+// uploads are not seen) and returns the registry's status, for eidsp check-config.
+func CheckMetadata(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) ([]registry.Status, error) {
+	var obs metadataObserver
+	reg, err := newRegistry(ctx, cfg, log, now, nil, &obs)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Status(), nil
 }
 
 // openStore opens the configured session store.
@@ -169,28 +188,29 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 	if err := pages.ApplyTheme(theme); err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
+	if cfg.Store.Driver == "redis" {
+		goredis.SetLogger(redisLog{log})
+	}
+	store, err := openStore(ctx, cfg, now)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			store.Close()
+		}
+	}()
+	var obs metadataObserver
+	reg, err := newRegistry(ctx, cfg, log, now, store, &obs)
+	if err != nil {
+		return nil, err
+	}
 	idps := map[string]*handlers.IdP{}
 	anyPost := false
 	for i := range cfg.IdPs {
 		p := &cfg.IdPs[i]
-		data, err := loadMetadata(ctx, p)
-		if err != nil {
-			return nil, fmt.Errorf("idp %s: metadata: %w", p.Name, err)
-		}
-		var trusted []*x509.Certificate
-		for _, f := range p.MetadataSigningCertFiles {
-			pem, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("idp %s: metadata signing certificate: %w", p.Name, err)
-			}
-			c, err := certs.ParseCertificatePEMOrBase64(string(pem))
-			if err != nil {
-				return nil, fmt.Errorf("idp %s: metadata signing certificate %s: %w", p.Name, f, err)
-			}
-			trusted = append(trusted, c)
-		}
-		desc, err := metadata.ParseIdP(data, metadata.ParseOptions{EntityID: p.EntityID, AllowInsecure: p.AllowInsecureMetadata,
-			Now: now(), TrustedCerts: trusted})
+		desc, err := reg.Descriptor(p.Name)
 		if err != nil {
 			return nil, fmt.Errorf("idp %s: metadata: %w", p.Name, err)
 		}
@@ -231,44 +251,54 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 			Signer:              saml.Signer{Key: kp.Key, Cert: kp.Cert, Alg: sigAlg},
 			InstrumentNamespace: p.InstrumentNamespace,
 			NextSigner:          nextSigner,
+			Live:                reg,
 		}
 	}
 	sp := metadata.SP{
 		EntityID: cfg.SP.EntityID, SigningCert: kp.Cert, EncryptionCerts: []*x509.Certificate{kp.Cert},
 		ACSArtifact: cfg.BaseURL + "/saml/acs", SLO: cfg.BaseURL + "/saml/slo",
+		CacheDuration:    cfg.SP.Metadata.CacheDuration,
+		OrganizationName: cfg.SP.Metadata.OrganizationName, OrganizationDisplayName: cfg.SP.Metadata.OrganizationDisplayName,
+		OrganizationURL: cfg.SP.Metadata.OrganizationURL,
 	}
 	if anyPost {
 		sp.ACSPost = cfg.BaseURL + "/saml/acs"
 	}
+	if cfg.SP.Metadata.Sign {
+		sp.Signer = &saml.Signer{Key: kp.Key, Cert: kp.Cert, Alg: saml.AlgRSASHA256}
+	}
 	decryptionKeys := []*rsa.PrivateKey{kp.Key}
-	var spMetaRolledOver []byte
+	var after *metadata.SP
 	if next != nil {
 		decryptionKeys = append(decryptionKeys, next.Key)
 		// After the rollover the metadata reads as it will once next is promoted to current:
 		// IdPs that refresh it stop trusting, and encrypting for, the old key.
-		after := sp
-		after.SigningCert, after.EncryptionCerts = next.Cert, []*x509.Certificate{next.Cert}
-		if spMetaRolledOver, err = after.Build(); err != nil {
-			return nil, fmt.Errorf("SP metadata after rollover: %w", err)
+		a := sp
+		a.SigningCert, a.EncryptionCerts = next.Cert, []*x509.Certificate{next.Cert}
+		if a.Signer != nil {
+			a.Signer = &saml.Signer{Key: next.Key, Cert: next.Cert, Alg: saml.AlgRSASHA256}
 		}
+		after = &a
 		sp.NextSigningCert, sp.EncryptionCerts = next.Cert, []*x509.Certificate{kp.Cert, next.Cert}
 	}
-	spMeta, err := sp.Build()
-	if err != nil {
+	spMeta := &spMetadata{before: sp, after: after, validFor: cfg.SP.Metadata.ValidFor, log: log}
+	// Build once now, so that a setting that cannot make metadata stops the start.
+	if _, err := spMeta.build(now(), false); err != nil {
 		return nil, fmt.Errorf("SP metadata: %w", err)
 	}
-	if cfg.Store.Driver == "redis" {
-		goredis.SetLogger(redisLog{log})
+	if after != nil {
+		if _, err := spMeta.build(now(), true); err != nil {
+			return nil, fmt.Errorf("SP metadata after rollover: %w", err)
+		}
 	}
-	store, err := openStore(ctx, cfg, now)
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	srvMetrics := newMetrics(cfg, log, now, store, kp, next, idps)
+	rollover := &rolloverSwitch{store: store, log: log}
+	rollover.poll(ctx)
+	trail := newAuditWriter(store, log)
+	srvMetrics := newMetrics(cfg, log, now, store, kp, next, reg)
+	obs.m = srvMetrics
 	var upstream *url.URL
 	if cfg.Proxy.Upstream != "" {
 		if upstream, err = url.Parse(cfg.Proxy.Upstream); err != nil {
-			store.Close()
 			return nil, fmt.Errorf("proxy.upstream: %w", err)
 		}
 	}
@@ -291,17 +321,25 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 			EntityID: cfg.SP.EntityID, DecryptionKeys: decryptionKeys,
 			Skew: cfg.SAML.ClockSkew, MaxAge: cfg.SAML.MaxResponseAge, Limits: saml.DefaultLimits(),
 		},
-		SOAP:       saml.SOAPClient{HTTP: &http.Client{Timeout: cfg.SAML.SOAPTimeout}, MaxBytes: cfg.SAML.MaxSOAPBytes},
-		IdPs:       idps,
-		Profiles:   profiles,
-		Metrics:    srvMetrics,
-		SPMetadata: spMeta,
+		SOAP:     saml.SOAPClient{HTTP: &http.Client{Timeout: cfg.SAML.SOAPTimeout}, MaxBytes: cfg.SAML.MaxSOAPBytes},
+		IdPs:     idps,
+		Profiles: profiles,
+		Metrics:  srvMetrics,
 		// Judged on the injected clock at each request: signing and the served metadata
-		// switch at rollover_at without a restart.
-		RolloverAt:           cfg.SP.RolloverAt,
-		SPMetadataRolledOver: spMetaRolledOver,
+		// switch at rollover_at (or when an operator forces it) without a restart.
+		RolloverAt:     cfg.SP.RolloverAt,
+		RolloverForced: rollover.forced,
+		SPMetadataFunc: spMeta.at,
+		AuditTrail:     trail.add,
+		Expiring:       expiring(kp, next, reg),
 	}
-	return &App{Server: srv, Store: store, SPKey: kp, NextSPKey: next}, nil
+	if cfg.Admin.Enabled() {
+		if srv.Admin, err = newAdmin(cfg, srv, reg, kp, next, rollover); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return &App{Server: srv, Store: store, SPKey: kp, NextSPKey: next, Registry: reg, rollover: rollover, trail: trail, log: log}, nil
 }
 
 var _ handlers.Observer = (*metrics.Metrics)(nil)
@@ -309,7 +347,7 @@ var _ handlers.Observer = (*metrics.Metrics)(nil)
 // newMetrics builds the Prometheus metrics: login and logout counters, latencies, the store's
 // session count where the store can count, and the expiry of our (current and next) and the
 // IdPs' certificates.
-func newMetrics(cfg *config.Config, log *slog.Logger, now func() time.Time, store session.Store, kp, next *certs.KeyPair, idps map[string]*handlers.IdP) *metrics.Metrics {
+func newMetrics(cfg *config.Config, log *slog.Logger, now func() time.Time, store session.Store, kp, next *certs.KeyPair, reg *registry.Registry) *metrics.Metrics {
 	var instruments []string
 	for _, p := range cfg.Profiles {
 		instruments = append(instruments, p.Instruments...)
@@ -318,10 +356,28 @@ func newMetrics(cfg *config.Config, log *slog.Logger, now func() time.Time, stor
 	if next != nil {
 		watched = append(watched, metrics.Certificate{Name: "sp-next", Cert: next.Cert})
 	}
-	for name, idp := range idps {
-		watched = append(watched, metrics.IdPCertificates(name, idp.Policy.Descriptor.SigningCerts)...)
+	// The IdPs' certificates are read at every scrape: refreshed and uploaded metadata count.
+	certsNow := func() []metrics.Certificate {
+		out := slices.Clone(watched)
+		for _, st := range reg.Status() {
+			if st.Current != nil {
+				out = append(out, metrics.IdPCertificates(st.Name, st.Current.Desc.SigningCerts)...)
+			}
+		}
+		return out
+	}
+	metadataNow := func() []metrics.Metadata {
+		var out []metrics.Metadata
+		for _, st := range reg.Status() {
+			m := metrics.Metadata{IdP: st.Name, Usable: st.Current != nil && !st.Expired}
+			if st.Current != nil {
+				m.ValidUntil = st.Current.Desc.ValidUntil
+			}
+			out = append(out, m)
+		}
+		return out
 	}
 	sessions, _ := store.(metrics.SessionCounter)
 	return metrics.New(metrics.Options{Instruments: instruments, Sessions: sessions,
-		Certificates: func() []metrics.Certificate { return watched }, Now: now, Log: log})
+		Certificates: certsNow, Metadata: metadataNow, Now: now, Log: log})
 }

@@ -2,7 +2,8 @@
 # Makes the fixtures of the metadata tests.
 #
 # Certificates: TEST certificates only. Metadata carries certificates, never keys, so each private
-# key is thrown away at once (written to /dev/null) and these certificates can sign nothing. They are
+# key is thrown away at once (written to /dev/null) and these certificates can sign nothing; the
+# exception is sp-metadata-signing, below. They are
 # made only when missing; delete *.crt to renew them, then run `go test ./metadata/ -update` so the
 # golden files pick up the new certificates.
 #
@@ -15,6 +16,19 @@ for name in sp-signing sp-signing-next sp-encryption sp-encryption-next idp-sign
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -sha256 -days 7300 \
 		-subj "/O=eidsp TEST/CN=$name (TEST ONLY)" -out "$name.crt" 2>/dev/null
 done
+
+# The one pair whose key is kept: it signs the signed-metadata golden file (SP.Signer), which needs
+# the same key on every run. A TEST KEY, publicly known; the comment on top of the file says so.
+if [ ! -f sp-metadata-signing.key ] || [ ! -f sp-metadata-signing.crt ]; then
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout sp-metadata-signing.pem -sha256 -days 7300 \
+		-subj "/O=eidsp TEST/CN=sp-metadata-signing (TEST ONLY)" -out sp-metadata-signing.crt 2>/dev/null
+	{
+		echo "# TEST KEY -- eidsp metadata/testdata only (made by gen.sh with openssl)."
+		echo "# Publicly known: never trust it anywhere but in these tests."
+		cat sp-metadata-signing.pem
+	} > sp-metadata-signing.key
+	rm sp-metadata-signing.pem
+fi
 
 # b64 NAME: the certificate's DER in base64, wrapped at 64 columns as most IdPs publish it.
 b64() { openssl x509 -in "$1.crt" -outform DER | openssl base64 -e; }

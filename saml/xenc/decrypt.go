@@ -41,11 +41,36 @@ var errNoKey = fail("no key could decrypt the data")
 // It returns the plaintext bytes, the serialized element, with the namespace declarations it
 // inherits from the container added to its start tag so that it parses on its own.
 func Decrypt(container *etree.Element, keys []*rsa.PrivateKey, opt Options) ([]byte, error) {
+	var out []byte
+	err := DecryptFunc(container, keys, opt, func(pt []byte) error {
+		root, err := checkElement(pt)
+		if err != nil {
+			return ErrNotElement
+		}
+		out = inheritNamespaces(pt, root, container)
+		return nil
+	})
+	return out, err
+}
+
+// ErrNotElement is what a DecryptFunc callback returns for a plaintext that is not one
+// well-formed XML element: Decrypt then goes on with the next key, and in the end fails with
+// the one indistinguishable error.
+var ErrNotElement = errors.New("plaintext is not a single XML element")
+
+// DecryptFunc is Decrypt for a caller that reads the plaintext itself, so that it is checked
+// and parsed once: accept is called with each candidate plaintext (it must not keep the slice).
+// If accept returns ErrNotElement the candidate counts as a failed decryption, like a bad
+// padding; any other error ends DecryptFunc with that error, unwrapped (well-formed XML that the
+// caller's policy refuses is not a cryptographic failure); nil ends it with success. The
+// plaintext has no namespace declarations added: XML Encryption decrypts it in the context of
+// the container, whose in-scope declarations the caller applies.
+func DecryptFunc(container *etree.Element, keys []*rsa.PrivateKey, opt Options, accept func(plaintext []byte) error) error {
 	if container == nil {
-		return nil, fail("no container element")
+		return fail("no container element")
 	}
 	if len(keys) == 0 {
-		return nil, fail("no decryption key configured")
+		return fail("no decryption key configured")
 	}
 	maxPlain := opt.MaxPlaintext
 	if maxPlain <= 0 {
@@ -60,40 +85,40 @@ func Decrypt(container *etree.Element, keys []*rsa.PrivateKey, opt Options) ([]b
 		switch {
 		case is(c, nsXENC, "EncryptedData"):
 			if data != nil {
-				return nil, fail("more than one EncryptedData")
+				return fail("more than one EncryptedData")
 			}
 			data = c
 		case is(c, nsXENC, "EncryptedKey"):
 			siblings = append(siblings, c)
 		default:
-			return nil, fail("unexpected element in encrypted container")
+			return fail("unexpected element in encrypted container")
 		}
 	}
 	if data == nil {
-		return nil, fail("no EncryptedData")
+		return fail("no EncryptedData")
 	}
 
 	ed, err := parseEncryptedData(data, opt)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ct, err := cipherValue(ed.cipherData, maxPlain+cbcIVSize+2*aes.BlockSize)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkCiphertext(ed.alg, len(ct), maxPlain); err != nil {
-		return nil, err
+		return err
 	}
 
 	keyElems, err := candidateKeys(ed.keyInfo, siblings)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	wrapped := make([]encryptedKey, 0, len(keyElems))
 	for _, k := range keyElems {
 		ek, err := parseEncryptedKey(k, opt)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		wrapped = append(wrapped, ek)
 	}
@@ -111,14 +136,16 @@ func Decrypt(container *etree.Element, keys []*rsa.PrivateKey, opt Options) ([]b
 			if err != nil || len(pt) > maxPlain {
 				continue
 			}
-			root, err := checkElement(pt)
-			if err != nil {
-				continue
+			if err := accept(pt); err != nil {
+				if errors.Is(err, ErrNotElement) {
+					continue
+				}
+				return err
 			}
-			return inheritNamespaces(pt, root, container), nil
+			return nil
 		}
 	}
-	return nil, errNoKey
+	return errNoKey
 }
 
 func is(e *etree.Element, ns, local string) bool {
@@ -493,8 +520,6 @@ func (ek encryptedKey) unwrap(key *rsa.PrivateKey, size int) ([]byte, bool) {
 	}
 }
 
-var errNotElement = errors.New("plaintext is not a single XML element")
-
 // rootInfo is what inheritNamespaces needs to know about the plaintext's root start tag.
 type rootInfo struct {
 	nameEnd  int // offset just after the root element's name
@@ -515,14 +540,14 @@ func checkElement(pt []byte) (rootInfo, error) {
 			break
 		}
 		if err != nil {
-			return root, errNotElement
+			return root, ErrNotElement
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if depth == 0 {
 				roots++
 				if roots > 1 {
-					return root, errNotElement
+					return root, ErrNotElement
 				}
 				root.nameEnd = start + 1
 				for root.nameEnd < len(pt) && strings.IndexByte(" \t\r\n/>", pt[root.nameEnd]) < 0 {
@@ -543,18 +568,18 @@ func checkElement(pt []byte) (rootInfo, error) {
 			depth--
 		case xml.CharData:
 			if depth == 0 && len(bytes.TrimSpace(t)) != 0 {
-				return root, errNotElement
+				return root, ErrNotElement
 			}
 		case xml.Directive:
-			return root, errNotElement
+			return root, ErrNotElement
 		case xml.ProcInst:
 			if depth == 0 && roots > 0 {
-				return root, errNotElement
+				return root, ErrNotElement
 			}
 		}
 	}
 	if roots != 1 || depth != 0 {
-		return root, errNotElement
+		return root, ErrNotElement
 	}
 	return root, nil
 }

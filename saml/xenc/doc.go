@@ -7,7 +7,8 @@
 // the container), unwraps the content-encryption key with each of the SP's RSA keys in turn (key
 // rollover) and decrypts the ciphertext. Every algorithm is checked against an allow-list, every
 // length is checked before it is used, and the plaintext must be exactly one well-formed XML element
-// without a DOCTYPE.
+// without a DOCTYPE. DecryptFunc hands each candidate plaintext to the caller's parser instead, so
+// that it is checked and parsed once (the saml package parses it straight into its tree).
 //
 // Once the structure has been accepted, all cryptographic failures (RSA unwrap, key length, CBC
 // padding, GCM tag, malformed plaintext) collapse into one indistinguishable error: telling them

@@ -7,9 +7,12 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,9 +47,14 @@ func (c *Clock) Advance(d time.Duration) {
 // Start is where the suite's clocks start.
 var Start = time.Date(2026, time.March, 14, 9, 26, 53, 589_000_000, time.UTC)
 
-// Run runs the suite. newStore returns an empty store that judges time by now; the suite closes
-// it at the end of each subtest.
-func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) session.Store) {
+// NewStore returns an empty store that judges time by now, and a function that opens another
+// handle on the same data with the same clock, as a second instance would (nil when the backend
+// cannot open one; the tests that need it are then skipped). The suite closes every store it is
+// given at the end of each subtest.
+type NewStore func(t *testing.T, now func() time.Time) (s session.Store, another func() session.Store)
+
+// Run runs the suite.
+func Run(t *testing.T, newStore NewStore) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s session.Store, clk *Clock)
@@ -66,20 +74,46 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) session
 		{"ok/claim-after-until", testClaimAfterUntil},
 		{"ok/claim-concurrent", testClaimConcurrent},
 		{"ok/sweep", testSweep},
+		{"ok/document-round-trip", testDocumentRoundTrip},
+		{"ok/document-defaults", testDocumentDefaults},
+		{"ok/document-absent", testDocumentAbsent},
+		{"fail/document-too-large", testDocumentTooLarge},
+		{"fail/document-bad-key", testDocumentBadKey},
+		{"ok/audit-round-trip", testAuditRoundTrip},
+		{"ok/audit-order", testAuditOrder},
+		{"ok/audit-trim", testAuditTrim},
+		{"ok/audit-concurrent", testAuditConcurrent},
 		{"fail/context-cancelled", testContextCancelled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := NewClock(Start)
-			s := newStore(t, clk.Now)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
+			s, _ := newStore(t, clk.Now)
+			closeAtEnd(t, s)
 			tc.fn(t, s, clk)
 		})
 	}
+	// Documents and the audit trail are what instances share beyond logins: what one handle
+	// writes, another reads.
+	t.Run("ok/shared-between-handles", func(t *testing.T) {
+		clk := NewClock(Start)
+		a, another := newStore(t, clk.Now)
+		closeAtEnd(t, a)
+		if another == nil {
+			t.Skip("the backend opens no second handle on the same data")
+		}
+		b := another()
+		closeAtEnd(t, b)
+		testSharedBetweenHandles(t, a, b, clk)
+	})
+}
+
+func closeAtEnd(t *testing.T, s session.Store) {
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 }
 
 func newID(t *testing.T) string {
@@ -600,6 +634,10 @@ func testContextCancelled(t *testing.T, s session.Store, clk *Clock) {
 	if err := s.PutPending(context.Background(), pend); err != nil {
 		t.Fatalf("PutPending: %v", err)
 	}
+	doc := newDocument(clk, "cancelled", "kept")
+	if err := s.PutDocument(context.Background(), doc); err != nil {
+		t.Fatalf("PutDocument: %v", err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -613,11 +651,16 @@ func testContextCancelled(t *testing.T, s session.Store, clk *Clock) {
 			_, err := s.DeleteSessionsBySessionIndex(ctx, live.Identity.IdP, live.Identity.NameID, "")
 			return err
 		},
-		"PutPending":  func() error { return s.PutPending(ctx, newPending(t, clk)) },
-		"TakePending": func() error { _, err := s.TakePending(ctx, pend.Key); return err },
-		"Claim":       func() error { return s.Claim(ctx, "cancelled", until) },
-		"Sweep":       func() error { return s.Sweep(ctx) },
-		"Ping":        func() error { return s.Ping(ctx) },
+		"PutPending":     func() error { return s.PutPending(ctx, newPending(t, clk)) },
+		"TakePending":    func() error { _, err := s.TakePending(ctx, pend.Key); return err },
+		"Claim":          func() error { return s.Claim(ctx, "cancelled", until) },
+		"PutDocument":    func() error { return s.PutDocument(ctx, newDocument(clk, doc.Key, "replaced")) },
+		"GetDocument":    func() error { _, err := s.GetDocument(ctx, doc.Key); return err },
+		"DeleteDocument": func() error { return s.DeleteDocument(ctx, doc.Key) },
+		"AppendAudit":    func() error { e := newAuditEvent(clk, 0); return s.AppendAudit(ctx, &e) },
+		"RecentAudit":    func() error { _, err := s.RecentAudit(ctx, 10); return err },
+		"Sweep":          func() error { return s.Sweep(ctx) },
+		"Ping":           func() error { return s.Ping(ctx) },
 	}
 	for name, call := range calls {
 		done := make(chan error, 1)
@@ -641,7 +684,361 @@ func testContextCancelled(t *testing.T, s session.Store, clk *Clock) {
 	if err := s.Claim(ctx, "cancelled", until); err != nil {
 		t.Errorf("Claim after a cancelled claim: %v", err)
 	}
+	checkDocument(t, mustGetDocument(t, s, doc.Key), doc)
+	if events, err := s.RecentAudit(ctx, 10); err != nil || len(events) != 0 {
+		t.Errorf("RecentAudit after a cancelled append = %d events, %v; want none", len(events), err)
+	}
 	if err := s.Ping(ctx); err != nil {
 		t.Errorf("Ping: %v", err)
+	}
+}
+
+func newDocument(clk *Clock, key, value string) *session.Document {
+	return &session.Document{
+		Key:       key,
+		Value:     []byte(value),
+		UpdatedAt: clk.Now().Add(-time.Hour), // not the store's clock: the store must keep it
+		UpdatedBy: "admin 123456*****",
+	}
+}
+
+func checkDocument(t *testing.T, got, want *session.Document) {
+	t.Helper()
+	if got.Key != want.Key || got.UpdatedBy != want.UpdatedBy || !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("Document = %q, by %q at %v; want %q, by %q at %v",
+			got.Key, got.UpdatedBy, got.UpdatedAt, want.Key, want.UpdatedBy, want.UpdatedAt)
+	}
+	if !bytes.Equal(got.Value, want.Value) {
+		t.Errorf("Document %q: value of %d bytes differs from the %d bytes stored", got.Key, len(got.Value), len(want.Value))
+	}
+}
+
+func mustGetDocument(t *testing.T, s session.Store, key string) *session.Document {
+	t.Helper()
+	got, err := s.GetDocument(context.Background(), key)
+	if err != nil {
+		t.Fatalf("GetDocument(%q): %v", key, err)
+	}
+	return got
+}
+
+// everyByte is a value with every byte value, NUL and invalid UTF-8 included: documents are
+// bytes, not text.
+func everyByte() []byte {
+	b := make([]byte, 0, 512)
+	for i := range 512 {
+		b = append(b, byte(i))
+	}
+	return b
+}
+
+func testDocumentRoundTrip(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	want := newDocument(clk, "idp-metadata/buypass", "")
+	want.Value = everyByte()
+	put := *want
+	put.Value = bytes.Clone(want.Value)
+	if err := s.PutDocument(ctx, &put); err != nil {
+		t.Fatalf("PutDocument: %v", err)
+	}
+	// The caller's slice is its own again once PutDocument returns.
+	put.Value[0] ^= 0xff
+	got := mustGetDocument(t, s, want.Key)
+	checkDocument(t, got, want)
+	// So is the slice GetDocument returned.
+	got.Value[1] ^= 0xff
+	checkDocument(t, mustGetDocument(t, s, want.Key), want)
+
+	other := newDocument(clk, "idp-metadata/idporten", "<EntityDescriptor/>")
+	if err := s.PutDocument(ctx, other); err != nil {
+		t.Fatalf("PutDocument (other): %v", err)
+	}
+	// Replacing swaps the whole document, with a shorter value so that no tail of the old one
+	// can survive.
+	repl := &session.Document{Key: want.Key, Value: []byte("short"), UpdatedAt: clk.Now(), UpdatedBy: "refresh"}
+	if err := s.PutDocument(ctx, repl); err != nil {
+		t.Fatalf("PutDocument (replace): %v", err)
+	}
+	checkDocument(t, mustGetDocument(t, s, want.Key), repl)
+	checkDocument(t, mustGetDocument(t, s, other.Key), other)
+
+	if err := s.DeleteDocument(ctx, want.Key); err != nil {
+		t.Fatalf("DeleteDocument: %v", err)
+	}
+	_, err := s.GetDocument(ctx, want.Key)
+	wantErr(t, "GetDocument (deleted)", err, session.ErrNotFound)
+	checkDocument(t, mustGetDocument(t, s, other.Key), other)
+}
+
+func testDocumentDefaults(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	d := &session.Document{Key: "switch/maintenance", Value: []byte("on"), UpdatedBy: "command"}
+	if err := s.PutDocument(ctx, d); err != nil {
+		t.Fatalf("PutDocument: %v", err)
+	}
+	if !d.UpdatedAt.Equal(clk.Now()) {
+		t.Errorf("PutDocument left UpdatedAt = %v, want the store's clock %v", d.UpdatedAt, clk.Now())
+	}
+	checkDocument(t, mustGetDocument(t, s, d.Key), d)
+
+	// A document may be empty, nil or not.
+	for _, value := range [][]byte{nil, {}} {
+		empty := &session.Document{Key: "switch/empty", Value: value}
+		if err := s.PutDocument(ctx, empty); err != nil {
+			t.Fatalf("PutDocument (empty value %#v): %v", value, err)
+		}
+		if got := mustGetDocument(t, s, empty.Key); len(got.Value) != 0 || got.UpdatedBy != "" {
+			t.Errorf("empty document came back as %q by %q", got.Value, got.UpdatedBy)
+		}
+	}
+	// Documents do not expire: the clock moving a year on changes nothing, not even after Sweep.
+	clk.Advance(365 * 24 * time.Hour)
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	checkDocument(t, mustGetDocument(t, s, d.Key), d)
+}
+
+func testDocumentAbsent(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	_, err := s.GetDocument(ctx, "never-put")
+	wantErr(t, "GetDocument (never put)", err, session.ErrNotFound)
+	if err := s.DeleteDocument(ctx, "never-put"); err != nil {
+		t.Errorf("DeleteDocument (absent): %v", err)
+	}
+	d := newDocument(clk, "once", "value")
+	if err := s.PutDocument(ctx, d); err != nil {
+		t.Fatalf("PutDocument: %v", err)
+	}
+	for range 2 { // the second delete finds nothing, which is not an error either
+		if err := s.DeleteDocument(ctx, d.Key); err != nil {
+			t.Errorf("DeleteDocument: %v", err)
+		}
+	}
+	_, err = s.GetDocument(ctx, d.Key)
+	wantErr(t, "GetDocument (deleted)", err, session.ErrNotFound)
+}
+
+func testDocumentTooLarge(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	prev := newDocument(clk, "idp-metadata/large", "previous")
+	if err := s.PutDocument(ctx, prev); err != nil {
+		t.Fatalf("PutDocument: %v", err)
+	}
+	huge := bytes.Repeat([]byte("x"), session.MaxDocumentBytes+1)
+	for _, key := range []string{prev.Key, "idp-metadata/new"} {
+		err := s.PutDocument(ctx, &session.Document{Key: key, Value: huge, UpdatedBy: "admin"})
+		wantErr(t, "PutDocument of MaxDocumentBytes+1", err, session.ErrDocumentTooLarge)
+	}
+	checkDocument(t, mustGetDocument(t, s, prev.Key), prev)
+	_, err := s.GetDocument(ctx, "idp-metadata/new")
+	wantErr(t, "GetDocument of a refused document", err, session.ErrNotFound)
+
+	// The limit itself is allowed.
+	limit := newDocument(clk, "idp-metadata/limit", "")
+	limit.Value = huge[:session.MaxDocumentBytes]
+	if err := s.PutDocument(ctx, limit); err != nil {
+		t.Fatalf("PutDocument of MaxDocumentBytes: %v", err)
+	}
+	checkDocument(t, mustGetDocument(t, s, limit.Key), limit)
+}
+
+func testDocumentBadKey(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	for _, key := range []string{
+		"",
+		strings.Repeat("k", session.MaxDocumentKeyBytes+1),
+		"idp-metadata/\nforged log line",
+		"idp\tmetadata",
+		"nul\x00",
+		"del\x7f",
+		"c1\u0085",
+		"\x1b[31mred",
+		"not utf-8 \xff",
+	} {
+		err := s.PutDocument(ctx, newDocument(clk, key, "value"))
+		wantErr(t, fmt.Sprintf("PutDocument(%q)", key), err, session.ErrBadDocumentKey)
+		_, err = s.GetDocument(ctx, key)
+		wantErr(t, fmt.Sprintf("GetDocument(%q)", key), err, session.ErrBadDocumentKey)
+		err = s.DeleteDocument(ctx, key)
+		wantErr(t, fmt.Sprintf("DeleteDocument(%q)", key), err, session.ErrBadDocumentKey)
+	}
+	// What is not refused: the longest key, letters beyond ASCII, spaces, glob characters.
+	for _, key := range []string{
+		strings.Repeat("k", session.MaxDocumentKeyBytes),
+		"idp-metadata/Bærum kommune",
+		"a b:c/d*?[x]\\",
+	} {
+		d := newDocument(clk, key, "value")
+		if err := s.PutDocument(ctx, d); err != nil {
+			t.Fatalf("PutDocument(%q): %v", key, err)
+		}
+		checkDocument(t, mustGetDocument(t, s, key), d)
+	}
+	// A prefix of a stored key is another key.
+	_, err := s.GetDocument(ctx, "idp-metadata/Bærum")
+	wantErr(t, "GetDocument (prefix of a key)", err, session.ErrNotFound)
+}
+
+func newAuditEvent(clk *Clock, i int) session.AuditEvent {
+	return session.AuditEvent{
+		Time:       clk.Now().Add(time.Duration(i) * time.Millisecond),
+		Event:      "admin",
+		Result:     "ok",
+		Person:     "123456*****",
+		PersonHash: session.HashKey("12345678901"),
+		IdP:        "buypass",
+		Profile:    "buypass-mobile",
+		Level:      4,
+		Instrument: string(identity.InstrumentMobileApp),
+		Action:     "upload idp metadata",
+		Detail:     fmt.Sprintf("event %d: \"Bærum\" <kommune> \u2028", i),
+		Ref:        fmt.Sprintf("req-%d", i),
+	}
+}
+
+func checkAudit(t *testing.T, got, want []session.AuditEvent) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("RecentAudit returned %d events, want %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if !g.Time.Equal(w.Time) {
+			t.Errorf("event %d: Time = %v, want %v", i, g.Time, w.Time)
+		}
+		g.Time, w.Time = time.Time{}, time.Time{}
+		if g != w {
+			t.Errorf("event %d =\n%+v\nwant\n%+v", i, g, w)
+		}
+	}
+}
+
+func mustAppend(t *testing.T, s session.Store, e session.AuditEvent) {
+	t.Helper()
+	if err := s.AppendAudit(context.Background(), &e); err != nil {
+		t.Fatalf("AppendAudit: %v", err)
+	}
+}
+
+func mustRecent(t *testing.T, s session.Store, n int) []session.AuditEvent {
+	t.Helper()
+	events, err := s.RecentAudit(context.Background(), n)
+	if err != nil {
+		t.Fatalf("RecentAudit(%d): %v", n, err)
+	}
+	return events
+}
+
+func testAuditRoundTrip(t *testing.T, s session.Store, clk *Clock) {
+	checkAudit(t, mustRecent(t, s, 10), nil)
+	var want []session.AuditEvent
+	for i := range 3 {
+		e := newAuditEvent(clk, i)
+		mustAppend(t, s, e)
+		want = append([]session.AuditEvent{e}, want...)
+	}
+	checkAudit(t, mustRecent(t, s, 10), want)
+	checkAudit(t, mustRecent(t, s, 3), want)
+	checkAudit(t, mustRecent(t, s, 2), want[:2])
+	for _, n := range []int{0, -1} {
+		checkAudit(t, mustRecent(t, s, n), nil)
+	}
+
+	// A zero Time is the store's clock, for the caller and the trail alike.
+	clk.Advance(time.Minute)
+	e := newAuditEvent(clk, 0)
+	e.Time = time.Time{}
+	if err := s.AppendAudit(context.Background(), &e); err != nil {
+		t.Fatalf("AppendAudit: %v", err)
+	}
+	if !e.Time.Equal(clk.Now()) {
+		t.Errorf("AppendAudit left Time = %v, want the store's clock %v", e.Time, clk.Now())
+	}
+	checkAudit(t, mustRecent(t, s, 1), []session.AuditEvent{e})
+}
+
+// Newest first means by Time, then by insertion: an event appended late with an earlier Time
+// (another instance's clock, a retried write) sorts by its Time.
+func testAuditOrder(t *testing.T, s session.Store, clk *Clock) {
+	ev := func(ref string, at time.Duration) session.AuditEvent {
+		e := newAuditEvent(clk, 0)
+		e.Time, e.Ref = clk.Now().Add(at), ref
+		return e
+	}
+	a, b, c, d, e := ev("a", 2*time.Second), ev("b", time.Second), ev("c", 2*time.Second), ev("d", 0), ev("e", time.Second)
+	for _, x := range []session.AuditEvent{a, b, c, d, e} {
+		mustAppend(t, s, x)
+	}
+	checkAudit(t, mustRecent(t, s, 10), []session.AuditEvent{c, a, e, b, d})
+	checkAudit(t, mustRecent(t, s, 3), []session.AuditEvent{c, a, e})
+}
+
+func testAuditTrim(t *testing.T, s session.Store, clk *Clock) {
+	const extra = 5
+	var want []session.AuditEvent // newest first
+	for i := range session.MaxAuditEvents + extra {
+		e := newAuditEvent(clk, i)
+		mustAppend(t, s, e)
+		want = append(want, e)
+	}
+	slices.Reverse(want)
+	checkAudit(t, mustRecent(t, s, session.MaxAuditEvents+extra), want[:session.MaxAuditEvents])
+	checkAudit(t, mustRecent(t, s, 1), want[:1])
+}
+
+func testAuditConcurrent(t *testing.T, s session.Store, clk *Clock) {
+	const workers, each = 10, 20
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				e := newAuditEvent(clk, i)
+				e.Ref = fmt.Sprintf("worker-%d-%d", w, i)
+				if err := s.AppendAudit(context.Background(), &e); err != nil {
+					t.Errorf("AppendAudit: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := mustRecent(t, s, session.MaxAuditEvents)
+	if len(got) != workers*each {
+		t.Fatalf("RecentAudit after %d concurrent appends: %d events", workers*each, len(got))
+	}
+	seen := map[string]bool{}
+	for _, e := range got {
+		if seen[e.Ref] {
+			t.Errorf("event %s twice", e.Ref)
+		}
+		seen[e.Ref] = true
+	}
+}
+
+func testSharedBetweenHandles(t *testing.T, a, b session.Store, clk *Clock) {
+	ctx := context.Background()
+	d := newDocument(clk, "idp-metadata/buypass", "")
+	d.Value = everyByte()
+	if err := a.PutDocument(ctx, d); err != nil {
+		t.Fatalf("A PutDocument: %v", err)
+	}
+	checkDocument(t, mustGetDocument(t, b, d.Key), d)
+	repl := newDocument(clk, d.Key, "replaced by B")
+	if err := b.PutDocument(ctx, repl); err != nil {
+		t.Fatalf("B PutDocument: %v", err)
+	}
+	checkDocument(t, mustGetDocument(t, a, d.Key), repl)
+	if err := a.DeleteDocument(ctx, d.Key); err != nil {
+		t.Fatalf("A DeleteDocument: %v", err)
+	}
+	_, err := b.GetDocument(ctx, d.Key)
+	wantErr(t, "B GetDocument after A deleted it", err, session.ErrNotFound)
+
+	e0, e1 := newAuditEvent(clk, 0), newAuditEvent(clk, 1)
+	mustAppend(t, a, e0)
+	mustAppend(t, b, e1)
+	for _, s := range []session.Store{a, b} {
+		checkAudit(t, mustRecent(t, s, 10), []session.AuditEvent{e1, e0})
 	}
 }

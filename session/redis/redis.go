@@ -1,21 +1,29 @@
-// Package redis is the shared session.Store: sessions, pending logins and the replay cache in
-// Redis (standalone, 6.2 or later), so that many eidsp instances behind a load balancer see the
-// same state. It uses github.com/redis/go-redis/v9.
+// Package redis is the shared session.Store: sessions, pending logins, the replay cache, shared
+// documents and the audit trail in Redis (standalone, 6.2 or later), so that many eidsp
+// instances behind a load balancer see the same state. It uses github.com/redis/go-redis/v9.
 //
-// Layout, under Options.KeyPrefix (default "eidsp:"), every key ending in session.HashKey of
-// what names it, so the store never holds a session ID, RelayState or assertion ID:
+// Layout, under Options.KeyPrefix (default "eidsp:"). The keys of login state end in
+// session.HashKey of what names them, so the store never holds a session ID, RelayState or
+// assertion ID; a document's key is a name the program chose, not a secret, and is used as it is:
 //
 //	session:<hash(id)>       hash: the session's fields; last_seen changes on touch
 //	pending:<hash(key)>      string: the pending login as JSON; GETDEL takes it once
 //	claim:<hash(key)>        string: the claim's until; a Lua script claims atomically
 //	user:<hash(idp, nameID)> set: hashes of that user's sessions, for IdP-initiated logout
+//	doc:<key>                hash: value, updated_at, updated_by
+//	audit                    list: audit events as JSON, last appended first, trimmed
 //
-// Every key has a Redis TTL, so Redis removes dead records itself. The TTL is the record's
-// remaining life by the store's clock (ExpiresAt - now), and the store's clock alone decides
-// whether a record is live, by comparing with the ExpiresAt stored in the record: with the
-// default clock the two agree, and a test clock that runs apart from real time still gets the
-// semantics of session.Store. Sweep deletes what the store's clock says has expired, and
-// drops index members whose session is gone.
+// Every key of login state has a Redis TTL, so Redis removes dead records itself. The TTL is
+// the record's remaining life by the store's clock (ExpiresAt - now), and the store's clock
+// alone decides whether a record is live, by comparing with the ExpiresAt stored in the record:
+// with the default clock the two agree, and a test clock that runs apart from real time still
+// gets the semantics of session.Store. Sweep deletes what the store's clock says has expired,
+// and drops index members whose session is gone.
+//
+// Documents and the audit list are the exceptions: they have no TTL, because documents never
+// expire and the list is bounded by trimming, and Sweep leaves them alone. Redis must therefore
+// not run with an eviction policy that may drop keys without a TTL (maxmemory-policy allkeys-*),
+// or memory pressure could remove uploaded IdP metadata.
 package redis
 
 import (
@@ -63,6 +71,8 @@ const (
 	kindPending = "pending:"
 	kindClaim   = "claim:"
 	kindUser    = "user:"
+	kindDoc     = "doc:"
+	keyAudit    = "audit"
 )
 
 // Store is a session.Store in Redis.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/eidsp/eidsp/internal/redistest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/eidsp/eidsp/identity"
+	"github.com/eidsp/eidsp/internal/redistest"
 	"github.com/eidsp/eidsp/session"
 	"github.com/eidsp/eidsp/session/conformance"
 )
@@ -53,12 +54,17 @@ func rawClient(t *testing.T, db int) *goredis.Client {
 
 func TestConformance(t *testing.T) {
 	needRedis(t)
-	conformance.Run(t, func(t *testing.T, now func() time.Time) session.Store {
-		s, err := Open(context.Background(), Options{Addr: shared.Addr(), KeyPrefix: freshPrefix(), Now: now})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
+	conformance.Run(t, func(t *testing.T, now func() time.Time) (session.Store, func() session.Store) {
+		// Another handle is another client on the same key prefix, as a second instance would open.
+		prefix := freshPrefix()
+		open := func() session.Store {
+			s, err := Open(context.Background(), Options{Addr: shared.Addr(), KeyPrefix: prefix, Now: now})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			return s
 		}
-		return s
+		return open(), open
 	})
 }
 
@@ -131,6 +137,12 @@ func dump(t *testing.T, c *goredis.Client) map[string][]string {
 				t.Fatal(err)
 			}
 			out[key] = m
+		case "list":
+			m, err := c.LRange(ctx, key, 0, -1).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[key] = m
 		default:
 			t.Fatalf("key %s has type %s, which the store never writes", key, typ)
 		}
@@ -164,12 +176,22 @@ func TestRawIDsNotStored(t *testing.T) {
 	if err := s.Claim(ctx, assertionID, clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	// What an admin action leaves behind: a document and an audit event, scanned like the rest.
+	doc := &session.Document{Key: "idp-metadata/idporten", Value: []byte("<EntityDescriptor/>"), UpdatedBy: "admin 123456*****"}
+	if err := s.PutDocument(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, &session.AuditEvent{Event: "login", Result: "ok", IdP: "idporten", Ref: "req-1"}); err != nil {
+		t.Fatal(err)
+	}
 
 	all := dump(t, c)
 	for _, key := range []string{
 		DefaultKeyPrefix + "session:" + session.HashKey(sess.ID),
 		DefaultKeyPrefix + "pending:" + session.HashKey(pend.Key),
 		DefaultKeyPrefix + "claim:" + session.HashKey(assertionID),
+		DefaultKeyPrefix + "doc:" + doc.Key,
+		DefaultKeyPrefix + "audit",
 	} {
 		if _, ok := all[key]; !ok {
 			t.Errorf("no key %s; keys: %v", key, keysOf(all))
@@ -201,8 +223,9 @@ func keysOf(m map[string][]string) []string {
 	return keys
 }
 
-// After a full round of operations every key left has a TTL, the index set outlives every
-// session it lists, and a session's TTL ends at its ExpiresAt.
+// After a full round of operations every key left has a TTL, except the documents and the audit
+// list, which have none; the index set outlives every session it lists, and a session's TTL
+// ends at its ExpiresAt.
 func TestEveryKeyExpires(t *testing.T) {
 	needRedis(t)
 	const db = 2
@@ -250,6 +273,18 @@ func TestEveryKeyExpires(t *testing.T) {
 	if err := s.Claim(ctx, "twice", clk.Now().Add(time.Minute)); err != nil { // re-claim after until
 		t.Fatal(err)
 	}
+	doc := &session.Document{Key: "idp-metadata/idporten", Value: []byte("<EntityDescriptor/>")}
+	for _, key := range []string{doc.Key, "switch/gone"} {
+		if err := s.PutDocument(ctx, &session.Document{Key: key, Value: doc.Value}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteDocument(ctx, "switch/gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, &session.AuditEvent{Event: "admin", Result: "ok", Action: "upload idp metadata"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -258,31 +293,49 @@ func TestEveryKeyExpires(t *testing.T) {
 	if len(all) == 0 {
 		t.Fatal("no keys at all")
 	}
-	ttls := map[string]time.Duration{}
-	for key := range all {
+	pttl := func(key string) time.Duration {
+		t.Helper()
 		ttl, err := c.PTTL(ctx, key).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ttl <= 0 {
+		return ttl
+	}
+	// The only keys without a TTL; PTTL reports -1ns for "exists, no TTL" (go-redis keeps
+	// Redis's -1 as a Duration).
+	noTTL := []string{DefaultKeyPrefix + "doc:" + doc.Key, DefaultKeyPrefix + "audit"}
+	for _, key := range noTTL {
+		if _, ok := all[key]; !ok {
+			t.Errorf("key %s missing", key)
+		} else if ttl := pttl(key); ttl != -1 {
+			t.Errorf("key %s: PTTL %v, want none (-1)", key, ttl)
+		}
+	}
+	for key := range all {
+		if slices.Contains(noTTL, key) {
+			continue
+		}
+		if ttl := pttl(key); ttl <= 0 {
 			t.Errorf("key %s: PTTL %v, want a TTL", key, ttl)
 		}
-		ttls[key] = ttl
 	}
 	sessionKey := func(sess *session.Session) string { return DefaultKeyPrefix + "session:" + session.HashKey(sess.ID) }
 	userKey := s.userKey("idporten", "alice")
 	for _, sess := range []*session.Session{short, long} {
-		ttl, ok := ttls[sessionKey(sess)]
-		if !ok {
+		if _, ok := all[sessionKey(sess)]; !ok {
 			t.Fatalf("session %s missing", sess.Profile)
 		}
+		// The set's TTL is read first: time passing between the two reads then makes the set
+		// look longer-lived than the session, never shorter.
+		setTTL := pttl(userKey)
+		ttl := pttl(sessionKey(sess))
 		// The store's clock stood still since the session was created, so Redis's TTL ends a
 		// little after ExpiresAt (by the time the test has run), never before it.
 		if want := time.Until(sess.ExpiresAt); ttl > want+10*time.Second || ttl < want-time.Minute {
 			t.Errorf("session TTL %v, want about %v (until ExpiresAt)", ttl, want)
 		}
-		if ttls[userKey] < ttl {
-			t.Errorf("index set TTL %v is shorter than a listed session's %v", ttls[userKey], ttl)
+		if setTTL < ttl {
+			t.Errorf("index set TTL %v is shorter than a listed session's %v", setTTL, ttl)
 		}
 	}
 	for _, key := range []string{sessionKey(gone), sessionKey(deleted), DefaultKeyPrefix + "pending:" + session.HashKey(taken.Key)} {

@@ -9,10 +9,12 @@ import (
 // migrations[i] brings the schema from version i to version i+1. Append new versions; never
 // edit a released one, since databases in the field have already run it.
 //
-// Keys are the hex SHA-256 of the session ID, RelayState or claim key (session.HashKey).
-// Times are Unix nanoseconds. The identity travels as JSON, except NameID and NameIDFormat,
-// which identity.Identity keeps out of JSON; they have their own columns, as do idp and
-// session_index, which IdP-initiated logout searches by.
+// Keys are the hex SHA-256 of the session ID, RelayState or claim key (session.HashKey);
+// document keys, names the program chooses, are stored as they are. Times are Unix
+// nanoseconds. The identity travels as JSON, except NameID and NameIDFormat, which
+// identity.Identity keeps out of JSON; they have their own columns, as do idp and
+// session_index, which IdP-initiated logout searches by. An audit event is its JSON, with its
+// time in a column of its own to sort by.
 var migrations = [][]string{
 	{ // version 1
 		`CREATE TABLE sessions (
@@ -51,6 +53,22 @@ var migrations = [][]string{
 	},
 	{ // version 2: pending records also serve SP-initiated logout
 		`ALTER TABLE pending_logins ADD COLUMN purpose TEXT NOT NULL DEFAULT ''`,
+	},
+	{ // version 3: shared documents and the audit trail
+		`CREATE TABLE documents (
+			key        TEXT    PRIMARY KEY,
+			value      BLOB    NOT NULL,
+			updated_at INTEGER NOT NULL,
+			updated_by TEXT    NOT NULL
+		) STRICT`,
+		// AUTOINCREMENT: ids never go back, even after the oldest rows are trimmed, so id
+		// order is insertion order.
+		`CREATE TABLE audit_events (
+			id    INTEGER PRIMARY KEY AUTOINCREMENT,
+			time  INTEGER NOT NULL,
+			event TEXT    NOT NULL
+		) STRICT`,
+		`CREATE INDEX audit_events_time ON audit_events (time)`,
 	},
 }
 

@@ -1,6 +1,7 @@
 // Package sqlite is the embedded session.Store: one SQLite file (modernc.org/sqlite, no cgo)
-// holding sessions, pending logins and the replay cache, so that all three survive a restart of a
-// single instance. Open creates or migrates the schema; the caller runs Sweep periodically.
+// holding sessions, pending logins, the replay cache, shared documents and the audit trail, so
+// that all of them survive a restart of a single instance. Open creates or migrates the schema;
+// the caller runs Sweep periodically.
 package sqlite
 
 import (

@@ -31,8 +31,10 @@ func openTemp(t *testing.T, path string, now func() time.Time) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, func(t *testing.T, now func() time.Time) session.Store {
-		return openTemp(t, filepath.Join(t.TempDir(), "eidsp.db"), now)
+	conformance.Run(t, func(t *testing.T, now func() time.Time) (session.Store, func() session.Store) {
+		path := filepath.Join(t.TempDir(), "eidsp.db")
+		// Another handle is another pool on the same file, as a second process would open.
+		return openTemp(t, path, now), func() session.Store { return openTemp(t, path, now) }
 	})
 }
 

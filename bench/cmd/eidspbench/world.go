@@ -108,8 +108,13 @@ func NewWorld(opt WorldOptions) (*World, error) {
 	}
 	srv, store := built.Server, built.Store
 	w.Server, w.Store = srv, store
-	w.stop = append(w.stop, func() { store.Close() })
-	if err := idp.RegisterSP(srv.SPMetadata); err != nil {
+	// The background work of a running server (metadata refresh, the audit trail's writer) runs
+	// as in production, and stops before the store closes.
+	bgCtx, stopBg := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() { built.Run(bgCtx); close(bgDone) }()
+	w.stop = append(w.stop, func() { stopBg(); <-bgDone }, func() { store.Close() })
+	if err := idp.RegisterSP(srv.SPMetadataAt(time.Now())); err != nil {
 		return fail(err)
 	}
 	w.serve(spLn, srv.Echo(), bench.RoleSP)
