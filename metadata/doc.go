@@ -14,4 +14,9 @@
 // document must not have expired, and when trusted metadata-signing certificates are configured the
 // document is only read from the bytes its enveloped signature covers. Every problem found is reported
 // at once, in words an administrator can act on.
+//
+// [CheckSP] reads SP metadata an administrator uploads (the development IdP's self-service page),
+// with ID-porten's registration rules; it does not verify signatures. The IdPs' metadata as it
+// stands at run time — refreshed, uploaded, shared between instances — is kept by the registry
+// subpackage.
 package metadata

@@ -115,7 +115,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   Session as JSON:   %s/session
   SP metadata:       %s/saml/metadata
   Admin pages:       %s/admin/    (log in as %s, ID-porten level 4)
-  Development IdP:   %s/idp/metadata
+  Development IdP:   %s/idp/metadata    (SP self-service: /idp/admin/)
   Data directory:    %s
 
 Press Ctrl-C to stop.

@@ -368,8 +368,11 @@ func (r *Registry) refresh(ctx context.Context, name string) error {
 		}
 	}
 	if changed {
-		r.opt.Log.Info("idp metadata loaded", "idp", name, "origin", origin, "sha256", e.SHA256,
-			"valid_until", desc.ValidUntil, "signing_certs", len(desc.SigningCerts))
+		attrs := []any{"idp", name, "origin", origin, "sha256", e.SHA256, "signing_certs", len(desc.SigningCerts)}
+		if !desc.ValidUntil.IsZero() {
+			attrs = append(attrs, "valid_until", desc.ValidUntil)
+		}
+		r.opt.Log.Info("idp metadata loaded", attrs...)
 	}
 	if r.opt.Observe != nil {
 		r.opt.Observe(name, true)

@@ -20,6 +20,7 @@ import (
 	"github.com/eidsp/eidsp/metadata"
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
+	"github.com/eidsp/eidsp/session/sqlite"
 )
 
 // memStore is the document part of a session.Store, shared by "instances" in a test.
@@ -511,4 +512,42 @@ func FuzzPreview(f *testing.F) {
 			t.Fatal("a preview changed the metadata in force")
 		}
 	})
+}
+
+// TestUploadThroughSQLite: two instances on one SQLite file (two store handles) — an upload on one
+// is in force on the other after its next tick, and survives a restart of both.
+func TestUploadThroughSQLite(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "idp.xml")
+	if err := os.WriteFile(path, fixture(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: start}
+	open := func() (*Registry, session.Store) {
+		st, err := sqlite.Open(filepath.Join(dir, "eidsp.db"), sqlite.Options{Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		r := New(Options{Store: st, Now: clk.Now, Log: slog.New(slog.DiscardHandler)},
+			[]Source{{Name: "idporten", EntityID: entityID, File: path, Refresh: time.Hour}})
+		if err := r.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return r, st
+	}
+	a, _ := open()
+	b, _ := open()
+	if _, err := a.Upload(ctx, "idporten", withSSO(t, fixture(t), "/uploaded"), "admin"); err != nil {
+		t.Fatal(err)
+	}
+	b.Tick(ctx)
+	if got := ssoOf(t, b, "idporten"); got != "/uploaded" {
+		t.Fatalf("the other instance: %q", got)
+	}
+	c, _ := open() // a restart
+	if got := ssoOf(t, c, "idporten"); got != "/uploaded" || c.Status()[0].Current.UpdatedBy != "admin" {
+		t.Fatalf("after a restart: %q", got)
+	}
 }
