@@ -228,3 +228,20 @@ func ParseCertificatePEMOrBase64(s string) (*x509.Certificate, error) {
 	}
 	return cert, nil
 }
+
+// LoadPrivateKey reads an RSA private key (PKCS#1 or PKCS#8 PEM) of at least 2048 bits: the
+// key of OIDC private_key_jwt client authentication, which has no certificate.
+func LoadPrivateKey(path string) (*rsa.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := parseKeyPEM(data)
+	if err != nil {
+		return nil, err
+	}
+	if key.N.BitLen() < 2048 {
+		return nil, fmt.Errorf("RSA key of %d bits; at least 2048 are required", key.N.BitLen())
+	}
+	return key, nil
+}

@@ -22,15 +22,17 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	Listen   string          `yaml:"listen"`
-	BaseURL  string          `yaml:"base_url"`
-	DataDir  string          `yaml:"data_dir"`
-	Store    StoreConfig     `yaml:"store"`
-	SP       SPConfig        `yaml:"sp"`
-	Session  SessionConfig   `yaml:"session"`
-	SAML     SAMLConfig      `yaml:"saml"`
-	Log      LogConfig       `yaml:"log"`
-	IdPs     []IdPConfig     `yaml:"idps"`
+	Listen  string        `yaml:"listen"`
+	BaseURL string        `yaml:"base_url"`
+	DataDir string        `yaml:"data_dir"`
+	Store   StoreConfig   `yaml:"store"`
+	SP      SPConfig      `yaml:"sp"`
+	Session SessionConfig `yaml:"session"`
+	SAML    SAMLConfig    `yaml:"saml"`
+	Log     LogConfig     `yaml:"log"`
+	IdPs    []IdPConfig   `yaml:"idps"`
+	// OIDC are OpenID Connect providers (ID-porten OIDC, BankID); a profile's idp may name one.
+	OIDC     []OIDCConfig    `yaml:"oidc_providers"`
 	Profiles []ProfileConfig `yaml:"profiles"`
 	// UI is the login chooser's look.
 	UI UIConfig `yaml:"ui"`
@@ -207,6 +209,36 @@ type IdPConfig struct {
 	MetadataRefresh time.Duration `yaml:"metadata_refresh"`
 }
 
+// OIDC presets.
+const (
+	OIDCPresetIDPorten = "idporten"
+	OIDCPresetBankID   = "bankid"
+)
+
+// OIDCConfig is one OpenID Connect provider. Secrets and keys are file paths, never inline.
+type OIDCConfig struct {
+	Name   string `yaml:"name"`
+	Preset string `yaml:"preset"` // idporten or bankid
+	// Issuer is the provider's issuer URL; discovery is read from it (https; http only on
+	// loopback with allow_insecure).
+	Issuer   string `yaml:"issuer"`
+	ClientID string `yaml:"client_id"`
+	// AuthMethod is the client authentication: client_secret_basic (default),
+	// client_secret_post or private_key_jwt.
+	AuthMethod       string `yaml:"auth_method"`
+	ClientSecretFile string `yaml:"client_secret_file"` // client_secret_*
+	PrivateKeyFile   string `yaml:"private_key_file"`   // private_key_jwt: PEM RSA key
+	KeyID            string `yaml:"key_id"`             // private_key_jwt: the kid registered with the provider
+	// Scopes beyond openid, e.g. profile; bankid: nnin_altsub when the client is entitled.
+	Scopes []string `yaml:"scopes"`
+	// Environment is informational for bankid: current (test) or prod.
+	Environment      string        `yaml:"environment"`
+	UsePAR           bool          `yaml:"use_par"`
+	DiscoveryRefresh time.Duration `yaml:"discovery_refresh"` // default 1h
+	AllowTestPersons bool          `yaml:"allow_test_persons"`
+	AllowInsecure    bool          `yaml:"allow_insecure"` // http issuer on loopback (development)
+}
+
 // AttributeNames overrides attribute names; empty fields keep the preset's.
 type AttributeNames struct {
 	NationalID string `yaml:"national_id"`
@@ -276,6 +308,14 @@ func (c *Config) Defaults() {
 	}
 	for i := range c.IdPs {
 		c.IdPs[i].defaults()
+	}
+	for i := range c.OIDC {
+		o := &c.OIDC[i]
+		def(&o.AuthMethod, "client_secret_basic")
+		defD(&o.DiscoveryRefresh, time.Hour)
+		if o.Preset == OIDCPresetBankID {
+			def(&o.Environment, "current")
+		}
 	}
 }
 
@@ -429,6 +469,43 @@ func (c *Config) Validate() error {
 			add("sp.metadata.organization_url %q must be an absolute http(s) URL", m.OrganizationURL)
 		}
 	}
+	for i, o := range c.OIDC {
+		where := fmt.Sprintf("oidc_providers[%d] (%s)", i, o.Name)
+		if !nameRe.MatchString(o.Name) {
+			add("%s: name must be lower-case letters, digits and dashes", where)
+		}
+		if idps[o.Name] {
+			add("%s: name used twice (names are shared with idps)", where)
+		}
+		idps[o.Name] = true
+		if o.Preset != OIDCPresetIDPorten && o.Preset != OIDCPresetBankID {
+			add("%s: preset %q must be idporten or bankid", where, o.Preset)
+		}
+		if iu, err := url.Parse(o.Issuer); err != nil || iu.Host == "" || !(iu.Scheme == "https" || (iu.Scheme == "http" && o.AllowInsecure && isLoopback(iu.Hostname()))) {
+			add("%s: issuer %q must be an https URL", where, o.Issuer)
+		}
+		if o.ClientID == "" {
+			add("%s: client_id is required", where)
+		}
+		switch o.AuthMethod {
+		case "client_secret_basic", "client_secret_post":
+			if o.ClientSecretFile == "" {
+				add("%s: auth_method %s needs client_secret_file", where, o.AuthMethod)
+			}
+		case "private_key_jwt":
+			if o.PrivateKeyFile == "" {
+				add("%s: auth_method private_key_jwt needs private_key_file", where)
+			}
+		default:
+			add("%s: auth_method %q must be client_secret_basic, client_secret_post or private_key_jwt", where, o.AuthMethod)
+		}
+		if o.Preset == OIDCPresetBankID && o.Environment != "current" && o.Environment != "prod" {
+			add("%s: environment %q must be current or prod", where, o.Environment)
+		}
+		if o.DiscoveryRefresh < time.Minute {
+			add("%s: discovery_refresh %s must be at least 1m", where, o.DiscoveryRefresh)
+		}
+	}
 	if c.Proxy.Upstream != "" {
 		if u, err := url.Parse(c.Proxy.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
 			u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
@@ -474,6 +551,9 @@ func (c *Config) Validate() error {
 		if p.MinLevel != 0 && p.MinLevel != 3 && p.MinLevel != 4 {
 			add("%s: min_level %d must be 3 or 4", where, p.MinLevel)
 		}
+		if _, isOIDC := c.OIDCProvider(p.IdP); isOIDC && len(p.Instruments) > 0 {
+			add("%s: instruments are a Buypass IPS (SAML) choice; OIDC provider %q takes none", where, p.IdP)
+		}
 		for _, in := range p.Instruments {
 			if !slices.Contains(instruments, in) {
 				add("%s: instrument %q is not one of %v", where, in, instruments)
@@ -491,6 +571,16 @@ func (c *Config) IdP(name string) (*IdPConfig, bool) {
 	for i := range c.IdPs {
 		if c.IdPs[i].Name == name {
 			return &c.IdPs[i], true
+		}
+	}
+	return nil, false
+}
+
+// OIDCProvider returns the named OpenID Connect provider configuration.
+func (c *Config) OIDCProvider(name string) (*OIDCConfig, bool) {
+	for i := range c.OIDC {
+		if c.OIDC[i].Name == name {
+			return &c.OIDC[i], true
 		}
 	}
 	return nil, false

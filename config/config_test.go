@@ -322,3 +322,49 @@ func TestLoad(t *testing.T) {
 		}
 	})
 }
+
+func TestValidateOIDC(t *testing.T) {
+	base := func() *Config {
+		c := &Config{BaseURL: "https://login.example.no", SP: SPConfig{CertFile: "c", KeyFile: "k"},
+			IdPs:     []IdPConfig{{Name: "idporten", Preset: PresetIDPorten, MetadataFile: "m.xml"}},
+			OIDC:     []OIDCConfig{{Name: "idporten-oidc", Preset: OIDCPresetIDPorten, Issuer: "https://idporten.no", ClientID: "c", ClientSecretFile: "s"}},
+			Profiles: []ProfileConfig{{Name: "oidc", IdP: "idporten-oidc", MinLevel: 3}},
+		}
+		c.Defaults()
+		return c
+	}
+	if err := base().Validate(); err != nil {
+		t.Fatalf("valid OIDC configuration refused: %v", err)
+	}
+	for name, tt := range map[string]struct {
+		edit func(*Config)
+		want string
+	}{
+		"http issuer": {func(c *Config) { c.OIDC[0].Issuer = "http://idporten.no" }, "must be an https URL"},
+		"http loopback ok": {func(c *Config) {
+			c.OIDC[0].Issuer, c.OIDC[0].AllowInsecure = "http://127.0.0.1:8081/oidc/idporten", true
+		}, ""},
+		"name shared":        {func(c *Config) { c.OIDC[0].Name = "idporten" }, "name used twice"},
+		"no secret":          {func(c *Config) { c.OIDC[0].ClientSecretFile = "" }, "needs client_secret_file"},
+		"jwt without key":    {func(c *Config) { c.OIDC[0].AuthMethod = "private_key_jwt" }, "needs private_key_file"},
+		"bad method":         {func(c *Config) { c.OIDC[0].AuthMethod = "none" }, "must be client_secret_basic"},
+		"bad preset":         {func(c *Config) { c.OIDC[0].Preset = "azure" }, "must be idporten or bankid"},
+		"bankid environment": {func(c *Config) { c.OIDC[0].Preset, c.OIDC[0].Environment = OIDCPresetBankID, "staging" }, "must be current or prod"},
+		"instruments":        {func(c *Config) { c.Profiles[0].Instruments = []string{"ips:BPSC"} }, "takes none"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := base()
+			tt.edit(c)
+			err := c.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

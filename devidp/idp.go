@@ -32,6 +32,8 @@ type IdP struct {
 	sessions  map[string]*ssoSession      // by cookie value
 	artifacts map[[20]byte]*issuedArtifact
 	walks     map[string]*logoutWalk // by the RelayState of the LogoutRequest out
+
+	sessionsSwept time.Time // when expired sessions were last deleted (sweepSessionsLocked)
 }
 
 // serviceProvider is what the IdP knows of one SP, from its metadata only.

@@ -376,11 +376,10 @@ func (i *IdP) login(w http.ResponseWriter, r *http.Request, a *authnRequest, p P
 		s = &ssoSession{id: id, person: p, sessionIndex: index, expires: now.Add(i.cfg.SessionIndexTTL), nameIDs: map[string]string{}}
 	}
 	i.mu.Lock()
-	for k, v := range i.sessions {
-		if !now.Before(v.expires) || (v != s && k == cookieValue(r)) {
-			delete(i.sessions, k)
-		}
+	if c := cookieValue(r); i.sessions[c] != s {
+		delete(i.sessions, c) // the browser's previous session, replaced by s
 	}
+	i.sweepSessionsLocked(now)
 	s.method = m
 	s.authnInstant = now
 	i.sessions[s.id] = s
@@ -450,6 +449,25 @@ func cookieValue(r *http.Request) string {
 		return ""
 	}
 	return c.Value
+}
+
+// sessionSweepEvery spaces the sweeps of expired SSO sessions: a sweep walks every session,
+// and one per login made a run of many logins quadratic. Every lookup checks the expiry, so a
+// session that waits for the next sweep is never used.
+const sessionSweepEvery = time.Minute
+
+// sweepSessionsLocked deletes the expired SSO sessions if the last sweep is sessionSweepEvery
+// old; i.mu must be held.
+func (i *IdP) sweepSessionsLocked(now time.Time) {
+	if now.Sub(i.sessionsSwept) < sessionSweepEvery && now.After(i.sessionsSwept) {
+		return
+	}
+	i.sessionsSwept = now
+	for k, v := range i.sessions {
+		if !now.Before(v.expires) {
+			delete(i.sessions, k)
+		}
+	}
 }
 
 // sessionLocked returns the browser's unexpired SSO session; i.mu must be held.

@@ -19,7 +19,7 @@ import (
 func (s *Server) acsArtifact(c *echo.Context) error {
 	defer s.observeACS("artifact", time.Now())
 	art := c.QueryParam("SAMLart")
-	pl, err := s.takePending(c, c.QueryParam("RelayState"))
+	pl, err := s.takePending(c, c.QueryParam("RelayState"), "/saml/acs")
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (s *Server) acsPost(c *echo.Context) error {
 	if err := req.ParseForm(); err != nil {
 		return &pageError{Status: http.StatusRequestEntityTooLarge, Key: "bad_request", Reason: string(saml.ReasonTooLarge), Err: err}
 	}
-	pl, err := s.takePending(c, req.PostForm.Get("RelayState"))
+	pl, err := s.takePending(c, req.PostForm.Get("RelayState"), "/saml/acs")
 	if err != nil {
 		return err
 	}

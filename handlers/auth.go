@@ -29,13 +29,23 @@ const (
 	headerReturnTo = "X-Eid-Return-To"
 )
 
-// setIdentityHeaders writes the X-Eid-* identity headers of id into h.
+// The identity headers' keys in canonical form, computed once instead of by Header.Set on
+// every forward-auth request.
+var (
+	keyNationalID = http.CanonicalHeaderKey(headerNationalID)
+	keyLevel      = http.CanonicalHeaderKey(headerLevel)
+	keyInstrument = http.CanonicalHeaderKey(headerInstrument)
+	keyAuthMethod = http.CanonicalHeaderKey(headerAuthMethod)
+	keyIdP        = http.CanonicalHeaderKey(headerIdP)
+)
+
+// setIdentityHeaders writes the X-Eid-* identity headers of id into h, replacing any value.
 func setIdentityHeaders(h http.Header, id identity.Identity) {
-	h.Set(headerNationalID, id.NationalID)
-	h.Set(headerLevel, strconv.Itoa(id.Level))
-	h.Set(headerInstrument, id.Instrument)
-	h.Set(headerAuthMethod, id.AuthMethod)
-	h.Set(headerIdP, id.IdP)
+	h[keyNationalID] = []string{id.NationalID}
+	h[keyLevel] = []string{strconv.Itoa(id.Level)}
+	h[keyInstrument] = []string{id.Instrument}
+	h[keyAuthMethod] = []string{id.AuthMethod}
+	h[keyIdP] = []string{id.IdP}
 }
 
 // forwardAuth: GET /auth for nginx auth_request, Traefik ForwardAuth and Caddy forward_auth.
@@ -69,7 +79,11 @@ func (s *Server) forwardAuth(c *echo.Context) error {
 // X-Eid-Min-Level header, or 0 when neither names one.
 func requestedMinLevel(r *http.Request) (int, error) {
 	level := 0
-	for _, v := range append(r.URL.Query()["min_level"], r.Header.Values(headerMinLevel)...) {
+	values := r.Header.Values(headerMinLevel)
+	if r.URL.RawQuery != "" { // most forward-auth requests have none: skip parsing
+		values = append(r.URL.Query()["min_level"], values...)
+	}
+	for _, v := range values {
 		v = strings.TrimSpace(v)
 		if v == "" {
 			continue

@@ -38,8 +38,16 @@ func badRequest(reason string, err error) *pageError {
 
 // loginFailure maps a rejection from saml to what the user sees.
 func loginFailure(err error) *pageError {
-	pe := &pageError{Status: http.StatusForbidden, Key: "verification", Reason: string(saml.ReasonOf(err)), Err: err}
-	switch saml.ReasonOf(err) {
+	reason := saml.ReasonOf(err)
+	var pr *protocolError
+	if errors.As(err, &pr) {
+		reason = saml.Reason(pr.reason)
+		if pr.outcome != "" {
+			return &pageError{Status: http.StatusForbidden, Key: pr.outcome, Reason: pr.reason, Err: err}
+		}
+	}
+	pe := &pageError{Status: http.StatusForbidden, Key: "verification", Reason: string(reason), Err: err}
+	switch reason {
 	case saml.ReasonStatus:
 		pe.Key = "idp_error"
 		switch {
@@ -58,6 +66,8 @@ func loginFailure(err error) *pageError {
 		pe.Key = "attributes"
 	case saml.ReasonReplay:
 		pe.Status, pe.Key = http.StatusBadRequest, "expired"
+	case saml.ReasonLevel:
+		pe.Key = "level_too_low"
 	case "":
 		pe.Status, pe.Key, pe.Reason = http.StatusInternalServerError, "internal", "internal"
 	}

@@ -39,6 +39,9 @@ func (s *Server) login(c *echo.Context) error {
 	if sess, _ := s.currentSession(c); sess != nil && !force && prof.satisfiedBy(sess.Identity) {
 		return c.Redirect(http.StatusSeeOther, returnTo)
 	}
+	if op, ok := s.OIDC[prof.IdP]; ok {
+		return s.loginOIDC(c, prof, op, returnTo, force)
+	}
 	idp, err := s.idp(prof.IdP)
 	if err != nil {
 		return err
@@ -95,7 +98,7 @@ func (s *Server) login(c *echo.Context) error {
 
 // takePending consumes the pending login named by RelayState and checks that this browser
 // started it. The pending login is gone afterwards whatever the outcome.
-func (s *Server) takePending(c *echo.Context, relay string) (*session.PendingLogin, error) {
+func (s *Server) takePending(c *echo.Context, relay, cookiePath string) (*session.PendingLogin, error) {
 	if relay == "" || len(relay) > saml.MaxRelayState || len(relay) < 16 {
 		return nil, badRequest("relay_state", errors.New("missing or malformed RelayState"))
 	}
@@ -113,7 +116,7 @@ func (s *Server) takePending(c *echo.Context, relay string) (*session.PendingLog
 	setSubject(c, subject{idp: pl.IdP, profile: pl.Profile})
 	name := bindingCookie(relay)
 	ck, err := c.Cookie(name)
-	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/saml/acs", MaxAge: -1, HttpOnly: true, Secure: s.secure()})
+	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: cookiePath, MaxAge: -1, HttpOnly: true, Secure: s.secure()})
 	if err != nil || session.HashKey(ck.Value) != pl.BrowserBinding {
 		return nil, &pageError{Status: http.StatusBadRequest, Key: "browser", Reason: "browser_binding",
 			Err: errors.New("login was started in another browser or cookies are blocked"), Retry: retryURL(pl)}
@@ -135,7 +138,6 @@ func (s *Server) finishLogin(c *echo.Context, pl *session.PendingLogin, idp *IdP
 		pe.Retry = retryURL(pl)
 		return pe
 	}
-	now := s.Now()
 	err := s.Store.Claim(ctx, "assertion:"+idp.Policy.Descriptor.EntityID+":"+res.AssertionID, res.ReplayUntil)
 	if errors.Is(err, session.ErrReplay) {
 		return &pageError{Status: http.StatusBadRequest, Key: "expired", Reason: string(saml.ReasonReplay),
@@ -144,7 +146,15 @@ func (s *Server) finishLogin(c *echo.Context, pl *session.PendingLogin, idp *IdP
 	if err != nil {
 		return fmt.Errorf("replay cache: %w", err)
 	}
-	id := res.Identity
+	return s.createSession(c, pl, res.Identity, res.SessionNotOnOrAfter)
+}
+
+// createSession checks the identity against the profile and makes the session: a new session ID
+// (never the one the browser had), capped at the IdP's session end when it gives one, then back
+// to where the user was going. Both protocols end here.
+func (s *Server) createSession(c *echo.Context, pl *session.PendingLogin, id identity.Identity, notOnOrAfter time.Time) error {
+	ctx := c.Request().Context()
+	now := s.Now()
 	if id.Level < pl.MinLevel {
 		return &pageError{Status: http.StatusForbidden, Key: "level_too_low", Reason: string(saml.ReasonLevel),
 			Err: fmt.Errorf("level %d below required %d", id.Level, pl.MinLevel), Retry: retryURL(pl)}
@@ -161,8 +171,8 @@ func (s *Server) finishLogin(c *echo.Context, pl *session.PendingLogin, idp *IdP
 		return err
 	}
 	expires := now.Add(s.Opt.MaxLifetime)
-	if !res.SessionNotOnOrAfter.IsZero() && res.SessionNotOnOrAfter.Before(expires) {
-		expires = res.SessionNotOnOrAfter
+	if !notOnOrAfter.IsZero() && notOnOrAfter.Before(expires) {
+		expires = notOnOrAfter
 	}
 	sess := &session.Session{ID: sid, Identity: id, Profile: pl.Profile, CreatedAt: now, LastSeen: now, ExpiresAt: expires}
 	if err := s.Store.CreateSession(ctx, sess); err != nil {
@@ -171,7 +181,7 @@ func (s *Server) finishLogin(c *echo.Context, pl *session.PendingLogin, idp *IdP
 	c.SetCookie(&http.Cookie{Name: s.Opt.CookieName, Value: sid, Path: "/", HttpOnly: true,
 		Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 	s.audit(c, slog.LevelInfo, "login", record{action: "login", result: "success", instrument: id.Instrument,
-		subject: subject{idp: idp.Name, profile: pl.Profile, sessionIndex: id.SessionIndex, nidHash: s.nidHash(id.NationalID),
+		subject: subject{idp: pl.IdP, profile: pl.Profile, sessionIndex: id.SessionIndex, nidHash: s.nidHash(id.NationalID),
 			nidMasked: identity.Mask(id.NationalID), level: id.Level}},
 		"level", id.Level, "instrument", id.Instrument, "auth_method", id.AuthMethod)
 	return c.Redirect(http.StatusSeeOther, pl.ReturnTo)

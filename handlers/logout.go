@@ -57,6 +57,9 @@ func (s *Server) logout(c *echo.Context) error {
 	who := subject{idp: id.IdP, profile: sess.Profile, sessionIndex: id.SessionIndex, nidHash: s.nidHash(id.NationalID),
 		nidMasked: identity.Mask(id.NationalID), level: id.Level}
 	setSubject(c, who)
+	if op, ok := s.OIDC[id.IdP]; ok {
+		return s.logoutOIDC(c, sess, op, who)
+	}
 	// Expired metadata of the session's IdP: end the session here only.
 	idp, _ := s.idp(id.IdP)
 	ok := idp != nil

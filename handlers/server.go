@@ -137,6 +137,8 @@ type Server struct {
 	SPMetadataFunc func(now time.Time, rolledOver bool) []byte
 	// Expiring, when set, lists what /readyz reports the expiry of.
 	Expiring func() []Expiring
+	// OIDC are the OpenID Connect providers by name; a profile's IdP may name one.
+	OIDC map[string]OIDCClient
 	// Admin turns on /admin/ and /admin/api/; nil: off (404).
 	Admin *Admin
 	// AuditTrail, when set, receives every login, logout and admin event for the admin pages'
@@ -183,6 +185,7 @@ func (s *Server) Echo() *echo.Echo {
 		e.GET("/metrics", echo.WrapHandler(s.Metrics.Handler()))
 	}
 	s.adminRoutes(e)
+	s.oidcRoutes(e)
 	e.StaticFS("/static", templates.Static())
 	return e
 }

@@ -23,7 +23,10 @@ func (k Kind) Synthetic() bool { return k == KindSyntheticFNR || k == KindSynthe
 
 // Identity is the outcome of a successful login, whatever the protocol.
 type Identity struct {
-	NationalID      string    `json:"national_id"`
+	NationalID string `json:"national_id"`
+	// Subject is the IdP's subject identifier, set only when the IdP released no national
+	// identity number (BankID OIDC without nnin_altsub); it is then the only user key.
+	Subject         string    `json:"subject,omitempty"`
 	Kind            Kind      `json:"national_id_kind"`
 	Instrument      string    `json:"instrument"`     // e.g. ips:OTP1PKI, or "unknown"
 	Level           int       `json:"security_level"` // Norwegian level: 3 or 4

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -403,4 +404,37 @@ func TestRedirectURLRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A recycled compressor must produce exactly what a new one does, whatever it compressed
+// before, including when several goroutines share the pool.
+func TestDeflateRecycledWriter(t *testing.T) {
+	msgs := [][]byte{builtRequest(t), bytes.Repeat([]byte("<a>x</a>"), 5000), {}, builtRequest(t)}
+	want := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		var buf bytes.Buffer
+		fw, _ := flate.NewWriter(&buf, flate.BestCompression)
+		fw.Write(m)
+		fw.Close()
+		want[i] = buf.Bytes()
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 20 {
+				for i, m := range msgs {
+					got, err := deflate(m)
+					if err != nil || !bytes.Equal(got, want[i]) {
+						t.Errorf("message %d: recycled compressor gives %d bytes (err %v), a new one %d", i, len(got), err, len(want[i]))
+						return
+					}
+					if back, err := readAllFlate(got); err != nil || !bytes.Equal(back, m) {
+						t.Errorf("message %d does not inflate back: %v", i, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -4,13 +4,14 @@
 # may be shared; each is repeated (REPS, default 3) and reported with its spread. Profiles and the
 # raw output go to BENCH_OUT (default bench-results/, not committed).
 #
-#   1. complete artifact logins/s vs the RSA-2048 private-key floor (SQLite on disk, SQLite on
-#      tmpfs, Redis), with a CPU profile split by party (pprof label role=sp|idp|client)
+#   1. complete artifact logins/s vs the RSA-2048 private-key floor (SQLite on disk with
+#      synchronous FULL and NORMAL, SQLite on tmpfs, Redis), with a CPU profile split by party
+#      (pprof label role=sp|idp|client)
 #   2. ACS verification of a ~10 KB signed + encrypted Response: ours vs crewjam vs one RSA op
 #   3. GET /auth with a valid session (SQLite, Redis) vs a bare Echo handler, p50/p99
 #   4. bytes per session (SQLite, Redis) and the SP's RSS at 100,000 sessions
 #
-# Needs redis-server (make deps installs it). Takes about 6 minutes.
+# Needs redis-server (make deps installs it). Takes about 7 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-bench-results}
@@ -42,6 +43,9 @@ profile_summary() {
 echo "######## Benchmark 1: complete artifact logins"
 "$out/eidspbench" login -reps "$reps" -store sqlite | tee "$out/login-sqlite-disk.txt"
 echo "(SQLite in \$TMPDIR=${TMPDIR:-/tmp}: the production default, synchronous=FULL, one fsync per write)"
+echo
+"$out/eidspbench" login -reps "$reps" -store sqlite -sync normal | tee "$out/login-sqlite-disk-normal.txt"
+echo "(SQLite in \$TMPDIR with synchronous=NORMAL (sqlite.SyncNormal): no fsync per commit; survives a crash of the process, not of the OS)"
 echo
 "$out/eidspbench" login -reps "$reps" -store sqlite -dir /dev/shm -cpuprofile "$out/login.pprof" | tee "$out/login-sqlite-tmpfs.txt"
 echo "(SQLite on tmpfs: the same code without the disk's fsync latency)"

@@ -24,7 +24,11 @@ type app struct {
 
 // buildApp wires the service provider through internal/app.
 func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*app, error) {
-	a, err := wiring.Build(ctx, cfg, log, now)
+	return buildAppWith(ctx, cfg, log, now, wiring.Options{})
+}
+
+func buildAppWith(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time, opt wiring.Options) (*app, error) {
+	a, err := wiring.BuildWith(ctx, cfg, log, now, opt)
 	if err != nil {
 		return nil, err
 	}

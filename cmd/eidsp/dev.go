@@ -2,28 +2,43 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/eidsp/eidsp/certs"
 	"github.com/eidsp/eidsp/config"
 	"github.com/eidsp/eidsp/devidp"
+	"github.com/eidsp/eidsp/devidp/oidcop"
+	wiring "github.com/eidsp/eidsp/internal/app"
 	"github.com/eidsp/eidsp/saml"
 )
 
 // devEnv is the SP and the development IdP wired to each other.
 type devEnv struct {
-	cfg    *config.Config
-	app    *app
-	idp    *devidp.IdP
-	spBase string
+	cfg *config.Config
+	app *app
+	idp *devidp.IdP
+	// ops are the development OpenID providers (ID-porten OIDC, BankID) on the IdP's listener.
+	ops        map[string]*oidcop.Provider
+	idpHandler http.Handler // the development IdP and the OpenID providers, for the IdP listener
+	spBase     string
+	wiringOpt  wiring.Options // reaches the in-process OpenID providers
+}
+
+// rebuild builds another SP with cfg in this environment (tests that change the configuration).
+func (e *devEnv) rebuild(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*app, error) {
+	return buildAppWith(ctx, cfg, log, now, e.wiringOpt)
 }
 
 // baseURL names a listener as a browser reaches it.
@@ -65,12 +80,19 @@ func newDevEnv(ctx context.Context, dataDir string, spLn, idpLn net.Listener, lo
 	}
 	cfg := config.Dev(dataDir, spLn.Addr().String(), spBase, metaFile)
 	cfg.SP.CertFile, cfg.SP.KeyFile = filepath.Join(dataDir, "sp.crt"), filepath.Join(dataDir, "sp.key")
+	ops, mux, err := devOIDC(cfg, dataDir, spBase, idpBase, idpKP, idp, log, now)
+	if err != nil {
+		return nil, err
+	}
 	// One synthetic test person is an admin, logging in at level 4 like a real one.
 	cfg.Admin = config.AdminConfig{NationalIDs: []string{DevAdmin().NationalID}, Profile: "idporten-high"}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("development configuration: %w", err)
 	}
-	a, err := buildApp(ctx, cfg, log, now)
+	// The SP reads the providers' discovery before anything listens: in process.
+	opt := wiring.Options{OIDCHTTP: &http.Client{Timeout: 10 * time.Second,
+		Transport: inProcess{host: idpLn.Addr().String(), alias: strings.TrimPrefix(idpBase, "http://"), h: mux}}}
+	a, err := buildAppWith(ctx, cfg, log, now, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +100,7 @@ func newDevEnv(ctx context.Context, dataDir string, spLn, idpLn net.Listener, lo
 		a.store.Close()
 		return nil, fmt.Errorf("register SP at the development IdP: %w", err)
 	}
-	return &devEnv{cfg: cfg, app: a, idp: idp, spBase: spBase}, nil
+	return &devEnv{cfg: cfg, app: a, idp: idp, ops: ops, idpHandler: mux, spBase: spBase, wiringOpt: opt}, nil
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -106,7 +128,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer env.app.store.Close()
-	idpSrv := &http.Server{Handler: env.idp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	idpSrv := &http.Server{Handler: env.idpHandler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = idpSrv.Serve(idpLn) }()
 	defer idpSrv.Close()
 	fmt.Fprintf(stdout, `eidsp development mode — test keys and synthetic test persons only
@@ -115,7 +137,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   Session as JSON:   %s/session
   SP metadata:       %s/saml/metadata
   Admin pages:       %s/admin/    (log in as %s, ID-porten level 4)
-  Development IdP:   %s/idp/metadata    (SP self-service: /idp/admin/)
+  Development IdP:   %s/idp/metadata    (SP self-service: /idp/admin/; OpenID providers: /oidc/idporten, /oidc/bankid)
   Data directory:    %s
 
 Press Ctrl-C to stop.
@@ -131,4 +153,84 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// devOIDC starts the development OpenID providers (ID-porten OIDC with client_secret_basic,
+// BankID with private_key_jwt by the SP key and the nnin_altsub entitlement), registers the SP
+// as their client, adds them and their profiles to cfg, and returns the IdP listener's handler.
+func devOIDC(cfg *config.Config, dataDir, spBase, idpBase string, idpKP *certs.KeyPair, idp *devidp.IdP, log *slog.Logger, now func() time.Time) (map[string]*oidcop.Provider, http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/idp/", idp.Handler())
+	ops := map[string]*oidcop.Provider{}
+	spKP, err := certs.LoadKeyPair(cfg.SP.CertFile, cfg.SP.KeyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	secret, err := devSecret(filepath.Join(dataDir, "oidc-client.secret"))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, preset := range []string{oidcop.PresetIDPorten, oidcop.PresetBankID} {
+		op, err := oidcop.New(oidcop.Config{BaseURL: idpBase, Preset: preset, Signer: idpKP.Key, Now: now,
+			Logger: log.With("component", "devidp-oidc-"+preset), AllowInsecure: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		client := oidcop.Client{ID: "eidsp-dev", RedirectURIs: []string{spBase + "/oidc/callback"},
+			PostLogoutRedirectURIs: []string{spBase + "/oidc/logged-out"}, FrontchannelLogoutURI: spBase + "/oidc/frontchannel-logout"}
+		oc := config.OIDCConfig{Name: preset + "-oidc", Preset: preset, Issuer: op.Issuer(), ClientID: "eidsp-dev",
+			AllowTestPersons: true, AllowInsecure: true}
+		if preset == oidcop.PresetIDPorten {
+			client.AuthMethod, client.Secret = oidcop.AuthClientSecretBasic, secret
+			oc.AuthMethod, oc.ClientSecretFile = "client_secret_basic", filepath.Join(dataDir, "oidc-client.secret")
+			oc.Scopes = []string{"profile"}
+		} else {
+			client.AuthMethod, client.PublicKey, client.NNINAltsub = oidcop.AuthPrivateKeyJWT, &spKP.Key.PublicKey, true
+			oc.AuthMethod, oc.PrivateKeyFile, oc.KeyID = "private_key_jwt", cfg.SP.KeyFile, "sp"
+			oc.Scopes = []string{"nnin_altsub"}
+		}
+		if err := op.RegisterClient(client); err != nil {
+			return nil, nil, err
+		}
+		ops[preset] = op
+		mux.Handle("/oidc/"+preset+"/", op.Handler())
+		cfg.OIDC = append(cfg.OIDC, oc)
+	}
+	cfg.Profiles = append(cfg.Profiles,
+		config.ProfileConfig{Name: "idporten-oidc", Label: "profile.idporten-oidc", IdP: "idporten-oidc", MinLevel: 3},
+		config.ProfileConfig{Name: "idporten-oidc-high", Label: "profile.idporten-oidc-high", IdP: "idporten-oidc", MinLevel: 4},
+		config.ProfileConfig{Name: "bankid", Label: "profile.bankid", IdP: "bankid-oidc", MinLevel: 4})
+	cfg.Defaults()
+	return ops, mux, nil
+}
+
+// devSecret reads, or makes once, the development OIDC client secret.
+func devSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	s := base64.RawURLEncoding.EncodeToString(b[:])
+	return s, os.WriteFile(path, []byte(s+"\n"), 0o600)
+}
+
+// inProcess sends the SP's requests to the development providers straight to their handler:
+// the SP reads discovery while it starts, before the IdP listener serves.
+type inProcess struct {
+	host, alias string
+	h           http.Handler
+}
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != t.host && req.URL.Host != t.alias {
+		return nil, fmt.Errorf("development OIDC client: %s is not the development provider", req.URL.Host)
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	res := rec.Result()
+	res.Request = req
+	return res, nil
 }

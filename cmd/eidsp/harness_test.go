@@ -160,7 +160,7 @@ func newHarnessOn(t *testing.T, dir string, spLn net.Listener, setup ...func(*de
 	for _, f := range setup {
 		f(env)
 	}
-	idpSrv := &http.Server{Handler: env.idp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	idpSrv := &http.Server{Handler: env.idpHandler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = idpSrv.Serve(idpLn) }()
 	done := make(chan error, 1)
 	go func() { done <- serveUntilDone(ctx, log, env.app, spLn) }()

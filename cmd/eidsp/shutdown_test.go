@@ -42,7 +42,7 @@ func TestShutdownFinishesInFlightLogin(t *testing.T) {
 	arrived, release := make(chan struct{}, 1), make(chan struct{})
 	var releaseOnce sync.Once
 	letGo := func() { releaseOnce.Do(func() { close(release) }) }
-	idpHandler := env.idp.Handler()
+	idpHandler := env.idpHandler
 	idpSrv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/idp/ars" {
 			select {

@@ -20,7 +20,7 @@ func TestThemeFromConfiguration(t *testing.T) {
 		cfg.UI.LogoFile, cfg.UI.LogoAlt = logo, "Etaten"
 		cfg.UI.Colors.Accent = "#0b5394"
 		cfg.UI.Texts = map[string]map[string]string{"nb": {"login.intro": "Velg innlogging til Min side."}}
-		a, err := buildApp(t.Context(), &cfg, env.app.server.Log, env.app.server.Now)
+		a, err := env.rebuild(t.Context(), &cfg, env.app.server.Log, env.app.server.Now)
 		if err != nil {
 			t.Fatalf("buildApp with a theme: %v", err)
 		}
@@ -39,7 +39,7 @@ func TestThemeFromConfiguration(t *testing.T) {
 
 	bad := *h.env.cfg
 	bad.UI.Colors.Accent = "#eeeeee" // white text on it fails 4.5:1
-	if a, err := buildApp(t.Context(), &bad, h.env.app.server.Log, h.env.app.server.Now); err == nil {
+	if a, err := h.env.rebuild(t.Context(), &bad, h.env.app.server.Log, h.env.app.server.Now); err == nil {
 		a.store.Close()
 		t.Fatal("a low-contrast accent colour was accepted")
 	}

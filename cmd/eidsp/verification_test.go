@@ -92,7 +92,7 @@ func newWorld(t *testing.T) *world {
 		cancel()
 		t.Fatalf("second SP: %v", err)
 	}
-	idpSrv := &http.Server{Handler: env.idp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	idpSrv := &http.Server{Handler: env.idpHandler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = idpSrv.Serve(idpLn) }()
 	done := make(chan error, 2)
 	go func() { done <- serveUntilDone(ctx, log, env.app, ownLn) }()

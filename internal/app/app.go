@@ -158,8 +158,21 @@ func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 	r.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
+// Options are what a caller may give Build besides the configuration.
+type Options struct {
+	// OIDCHTTP, when set, is the HTTP client for the OpenID providers (discovery, JWKS, token):
+	// `eidsp dev` routes it to its in-process development provider, which is not listening yet
+	// when the SP starts.
+	OIDCHTTP *http.Client
+}
+
 // Build wires a service provider from a validated configuration.
 func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*App, error) {
+	return BuildWith(ctx, cfg, log, now, Options{})
+}
+
+// BuildWith is Build with options.
+func BuildWith(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time, opt Options) (*App, error) {
 	kp, err := certs.LoadKeyPair(cfg.SP.CertFile, cfg.SP.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("SP key pair: %w", err)
@@ -302,6 +315,10 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 			return nil, fmt.Errorf("proxy.upstream: %w", err)
 		}
 	}
+	oidcProviders, err := newOIDC(ctx, cfg, now, opt.OIDCHTTP)
+	if err != nil {
+		return nil, err
+	}
 	var profiles []handlers.Profile
 	for _, p := range cfg.Profiles {
 		profiles = append(profiles, handlers.Profile{Name: p.Name, Label: p.Label, IdP: p.IdP,
@@ -323,6 +340,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, now func()
 		},
 		SOAP:     saml.SOAPClient{HTTP: &http.Client{Timeout: cfg.SAML.SOAPTimeout}, MaxBytes: cfg.SAML.MaxSOAPBytes},
 		IdPs:     idps,
+		OIDC:     oidcProviders,
 		Profiles: profiles,
 		Metrics:  srvMetrics,
 		// Judged on the injected clock at each request: signing and the served metadata

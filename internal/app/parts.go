@@ -20,6 +20,7 @@ import (
 	"github.com/eidsp/eidsp/metadata"
 	"github.com/eidsp/eidsp/metadata/registry"
 	"github.com/eidsp/eidsp/metrics"
+	"github.com/eidsp/eidsp/oidc"
 	"github.com/eidsp/eidsp/session"
 )
 
@@ -242,4 +243,36 @@ func expiring(kp, next *certs.KeyPair, reg *registry.Registry) func() []handlers
 		}
 		return out
 	}
+}
+
+// newOIDC builds the OpenID Connect providers: discovery is read now, so a wrong issuer stops
+// the start, as wrong SAML metadata does.
+func newOIDC(ctx context.Context, cfg *config.Config, now func() time.Time, client *http.Client) (map[string]handlers.OIDCClient, error) {
+	out := map[string]handlers.OIDCClient{}
+	for _, o := range cfg.OIDC {
+		c := oidc.Config{Name: o.Name, Preset: o.Preset, Issuer: o.Issuer, ClientID: o.ClientID, AuthMethod: o.AuthMethod,
+			KeyID: o.KeyID, RedirectURL: cfg.BaseURL + "/oidc/callback", Scopes: o.Scopes, UsePAR: o.UsePAR,
+			AllowSynthetic: o.AllowTestPersons, AllowInsecure: o.AllowInsecure, Now: now, Skew: cfg.SAML.ClockSkew,
+			DiscoveryRefresh: o.DiscoveryRefresh, HTTP: client}
+		if o.ClientSecretFile != "" {
+			b, err := os.ReadFile(o.ClientSecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("oidc %s: client secret: %w", o.Name, err)
+			}
+			c.ClientSecret = strings.TrimRight(string(b), "\r\n")
+		}
+		if o.PrivateKeyFile != "" {
+			key, err := certs.LoadPrivateKey(o.PrivateKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("oidc %s: private key: %w", o.Name, err)
+			}
+			c.PrivateKey = key
+		}
+		p, err := oidc.New(ctx, c)
+		if err != nil {
+			return nil, fmt.Errorf("oidc %s: %w", o.Name, err)
+		}
+		out[o.Name] = p
+	}
+	return out, nil
 }

@@ -17,6 +17,8 @@ func (s *Store) AppendAudit(ctx context.Context, e *session.AuditEvent) (err err
 	if err != nil {
 		return fmt.Errorf("session/sqlite: append audit: %w", err)
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("session/sqlite: append audit: %w", err)
@@ -26,16 +28,10 @@ func (s *Store) AppendAudit(ctx context.Context, e *session.AuditEvent) (err err
 			tx.Rollback()
 		}
 	}()
-	if _, err = tx.ExecContext(ctx, `INSERT INTO audit_events (time, event) VALUES (?, ?)`,
-		unixNano(e.Time), string(v)); err != nil {
+	if _, err = tx.StmtContext(ctx, s.stmts.insertAudit).ExecContext(ctx, unixNano(e.Time), string(v)); err != nil {
 		return fmt.Errorf("session/sqlite: append audit: %w", err)
 	}
-	// The subquery names the oldest id to keep; with fewer rows than that it is NULL and the
-	// comparison deletes nothing.
-	if _, err = tx.ExecContext(ctx, `
-		DELETE FROM audit_events
-		WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-		session.MaxAuditEvents-1); err != nil {
+	if _, err = tx.StmtContext(ctx, s.stmts.trimAudit).ExecContext(ctx, session.MaxAuditEvents-1); err != nil {
 		return fmt.Errorf("session/sqlite: append audit: trim: %w", err)
 	}
 	if err = tx.Commit(); err != nil {

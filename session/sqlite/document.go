@@ -20,6 +20,8 @@ func (s *Store) PutDocument(ctx context.Context, d *session.Document) error {
 	if value == nil {
 		value = []byte{}
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO documents (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
@@ -55,6 +57,8 @@ func (s *Store) DeleteDocument(ctx context.Context, key string) error {
 	if err := session.CheckDocumentKey(key); err != nil {
 		return fmt.Errorf("session/sqlite: delete document: %w", err)
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM documents WHERE key = ?`, key); err != nil {
 		return fmt.Errorf("session/sqlite: delete document: %w", err)
 	}

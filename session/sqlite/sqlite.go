@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/eidsp/eidsp/session"
@@ -31,12 +32,99 @@ type Options struct {
 	// BusyTimeout is how long a statement waits for another connection's write lock before
 	// failing. Default 5s.
 	BusyTimeout time.Duration
+	// Synchronous is SQLite's synchronous setting: SyncFull (the default) or SyncNormal. See
+	// dsn for what each guarantees.
+	Synchronous Sync
 }
+
+// Sync is a value of SQLite's synchronous pragma.
+type Sync string
+
+const (
+	// SyncFull: a commit returns once the WAL is fsynced; it survives a crash of the process,
+	// of the OS and a power loss. One fsync per write (five per login).
+	SyncFull Sync = "FULL"
+	// SyncNormal: a commit returns once it is written to the WAL, which is fsynced only at
+	// checkpoints. It survives a crash of the process (SIGKILL included) but the last commits
+	// can be lost to an OS crash or power loss: sessions (users log in again), pending logins
+	// and replay-cache entries. A lost replay entry lets the assertion it recorded be
+	// replayed within what is left of its lifetime (NotOnOrAfter, minutes), if the attacker
+	// holds it and the host lost power in between. Commits then cost no fsync; only the
+	// checkpoints (every 1000 pages of log) do.
+	SyncNormal Sync = "NORMAL"
+)
 
 // Store is a session.Store in a SQLite file.
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
+
+	// writeMu serializes this process's writes. SQLite admits one writer per file; without
+	// the mutex, concurrent writers of one process meet on SQLite's lock and all but one
+	// sleep in its busy handler (1, 2, 5, 10 ms …), long after the lock is free. Another
+	// process sharing the file still waits through busy_timeout.
+	writeMu sync.Mutex
+	stmts   statements
+}
+
+// statements are the statements of every login and every request, prepared once: parsing
+// and planning them cost more than running them. *sql.Stmt prepares each on a pooled
+// connection the first time it runs there and keeps it.
+type statements struct {
+	createSession, getSession, touchSession, deleteSession *sql.Stmt
+	putPending, takePending, claim                         *sql.Stmt
+	insertAudit, trimAudit                                 *sql.Stmt
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&s.stmts.createSession, `
+			INSERT INTO sessions (id_hash, identity, idp, name_id, name_id_format, session_index,
+			                      profile, created_at, last_seen, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.stmts.getSession, `
+			SELECT identity, name_id, name_id_format, profile, created_at, last_seen, expires_at
+			FROM sessions WHERE id_hash = ? AND expires_at > ?`},
+		{&s.stmts.touchSession, `
+			UPDATE sessions SET last_seen = max(last_seen, ?)
+			WHERE id_hash = ? AND expires_at > ?`},
+		{&s.stmts.deleteSession, `DELETE FROM sessions WHERE id_hash = ?`},
+		{&s.stmts.putPending, `
+			INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
+			                            locale, min_level, force_authn, purpose, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.stmts.takePending, `
+			DELETE FROM pending_logins WHERE key_hash = ?
+			RETURNING request_id, idp, profile, return_to, browser_binding, locale, min_level,
+			          force_authn, purpose, created_at, expires_at`},
+		{&s.stmts.claim, `
+			INSERT INTO replay_cache (key_hash, expires_at) VALUES (?, ?)
+			ON CONFLICT (key_hash) DO UPDATE SET expires_at = excluded.expires_at
+			WHERE replay_cache.expires_at <= ?`},
+		{&s.stmts.insertAudit, `INSERT INTO audit_events (time, event) VALUES (?, ?)`},
+		// The subquery names the oldest id to keep; with fewer rows than that it is NULL and
+		// the comparison deletes nothing.
+		{&s.stmts.trimAudit, `
+			DELETE FROM audit_events
+			WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)`},
+	} {
+		st, err := s.db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return fmt.Errorf("session/sqlite: prepare: %w", err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+// exec runs a write statement under writeMu.
+func (s *Store) exec(ctx context.Context, st *sql.Stmt, args ...any) (sql.Result, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return st.ExecContext(ctx, args...)
 }
 
 // maxOpenConns bounds the pool: SQLite admits one writer at a time, so more connections only
@@ -56,6 +144,13 @@ func Open(path string, opt Options) (*Store, error) {
 	if opt.BusyTimeout <= 0 {
 		opt.BusyTimeout = 5 * time.Second
 	}
+	switch opt.Synchronous {
+	case "":
+		opt.Synchronous = SyncFull
+	case SyncFull, SyncNormal:
+	default:
+		return nil, fmt.Errorf("session/sqlite: synchronous %q is neither %s nor %s", opt.Synchronous, SyncFull, SyncNormal)
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("session/sqlite: %w", err)
@@ -72,13 +167,20 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("session/sqlite: create database file: %w", err)
 	}
 
-	db, err := sql.Open("sqlite", dsn(abs, opt.BusyTimeout))
+	db, err := sql.Open("sqlite", dsn(abs, opt.BusyTimeout, opt.Synchronous))
 	if err != nil {
 		return nil, fmt.Errorf("session/sqlite: open: %w", err)
 	}
 	db.SetMaxOpenConns(maxOpenConns)
+	// Keep every connection: database/sql keeps only 2 idle by default, so under load it
+	// would close and reopen connections (pragmas, WAL index mapping, statements) all the time.
+	db.SetMaxIdleConns(maxOpenConns)
 	s := &Store{db: db, now: opt.Now}
 	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.prepare(context.Background()); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -89,25 +191,27 @@ func Open(path string, opt Options) (*Store, error) {
 //
 //   - journal_mode=WAL: readers do not block the writer, and a commit appends to the log
 //     instead of rewriting pages in place.
-//   - synchronous=FULL: every commit fsyncs the WAL before it returns. NORMAL would already
-//     survive SIGKILL of the process (the OS holds the written log), but could lose the last
-//     commits on power loss or a kernel crash; a forgotten replay-cache entry reopens a replay
-//     window, and our write rate (a few rows per login) makes the fsync cheap. So committed
-//     means durable, not only "survives the process".
+//   - synchronous=FULL (the default, SyncFull): every commit fsyncs the WAL before it
+//     returns. NORMAL (SyncNormal) already survives SIGKILL of the process (the OS holds the
+//     written log), but could lose the last commits on power loss or a kernel crash; a
+//     forgotten replay-cache entry reopens a replay window. So by default committed means
+//     durable, not only "survives the process". The price is an fsync per write, which bounds
+//     the login rate on a slow disk (docs/BENCHMARKS.md, benchmark 1).
 //   - busy_timeout: waits for the single write lock instead of failing with SQLITE_BUSY.
 //   - _txlock=immediate: transactions take the write lock at BEGIN, so two read-then-write
 //     transactions cannot deadlock on upgrading.
-func dsn(path string, busy time.Duration) string {
+func dsn(path string, busy time.Duration, sync Sync) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "synchronous("+string(sync)+")")
 	q.Set("_txlock", "immediate")
 	// A file: URI, with the path escaped so that '?' or '#' in it cannot start the query.
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
-// Close closes the database. Committed data is already on disk.
+// Close closes the database (and with it the prepared statements). Committed data is
+// already on disk.
 func (s *Store) Close() error { return s.db.Close() }
 
 // Ping checks that the database answers.
@@ -129,10 +233,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *session.Session) error 
 	if err != nil {
 		return fmt.Errorf("session/sqlite: create session: %w", err)
 	}
-	_, err = s.db.ExecContext(ctx, `
-		INSERT INTO sessions (id_hash, identity, idp, name_id, name_id_format, session_index,
-		                      profile, created_at, last_seen, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.exec(ctx, s.stmts.createSession,
 		session.HashKey(sess.ID), string(ident), sess.Identity.IdP, sess.Identity.NameID,
 		sess.Identity.NameIDFormat, sess.Identity.SessionIndex, sess.Profile,
 		unixNano(sess.CreatedAt), unixNano(sess.LastSeen), unixNano(sess.ExpiresAt))
@@ -145,13 +246,11 @@ func (s *Store) CreateSession(ctx context.Context, sess *session.Session) error 
 // GetSession returns a live session.
 func (s *Store) GetSession(ctx context.Context, id string) (*session.Session, error) {
 	var (
-		ident, nameID, nameIDFormat, profile string
-		created, lastSeen, expires           int64
+		ident                         []byte // for json.Unmarshal without a copy from string
+		nameID, nameIDFormat, profile string
+		created, lastSeen, expires    int64
 	)
-	err := s.db.QueryRowContext(ctx, `
-		SELECT identity, name_id, name_id_format, profile, created_at, last_seen, expires_at
-		FROM sessions WHERE id_hash = ? AND expires_at > ?`,
-		session.HashKey(id), unixNano(s.now())).
+	err := s.stmts.getSession.QueryRowContext(ctx, session.HashKey(id), unixNano(s.now())).
 		Scan(&ident, &nameID, &nameIDFormat, &profile, &created, &lastSeen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, session.ErrNotFound
@@ -166,7 +265,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (*session.Session, er
 		LastSeen:  fromUnixNano(lastSeen),
 		ExpiresAt: fromUnixNano(expires),
 	}
-	if err := json.Unmarshal([]byte(ident), &sess.Identity); err != nil {
+	if err := json.Unmarshal(ident, &sess.Identity); err != nil {
 		return nil, fmt.Errorf("session/sqlite: get session: decode identity: %w", err)
 	}
 	sess.Identity.NameID = nameID
@@ -176,10 +275,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (*session.Session, er
 
 // TouchSession moves LastSeen forward to lastSeen.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE sessions SET last_seen = max(last_seen, ?)
-		WHERE id_hash = ? AND expires_at > ?`,
-		unixNano(lastSeen), session.HashKey(id), unixNano(s.now()))
+	res, err := s.exec(ctx, s.stmts.touchSession, unixNano(lastSeen), session.HashKey(id), unixNano(s.now()))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: touch session: %w", err)
 	}
@@ -188,7 +284,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time)
 
 // DeleteSession removes a session if it exists.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, session.HashKey(id)); err != nil {
+	if _, err := s.exec(ctx, s.stmts.deleteSession, session.HashKey(id)); err != nil {
 		return fmt.Errorf("session/sqlite: delete session: %w", err)
 	}
 	return nil
@@ -199,6 +295,8 @@ func (s *Store) DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, s
 	if idp == "" || nameID == "" {
 		return 0, errors.New("session/sqlite: delete by session index: empty IdP or NameID")
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	res, err := s.db.ExecContext(ctx, `
 		DELETE FROM sessions
 		WHERE idp = ? AND name_id = ? AND (? = '' OR session_index = ?)`,
@@ -218,11 +316,7 @@ func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
 	if err := p.Prepare(s.now()); err != nil {
 		return fmt.Errorf("session/sqlite: put pending: %w", err)
 	}
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
-		                            locale, min_level, force_authn, purpose, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		session.HashKey(p.Key), p.RequestID, p.IdP, p.Profile, p.ReturnTo, p.BrowserBinding,
+	_, err := s.exec(ctx, s.stmts.putPending, session.HashKey(p.Key), p.RequestID, p.IdP, p.Profile, p.ReturnTo, p.BrowserBinding,
 		p.Locale, p.MinLevel, p.ForceAuthn, p.Purpose, unixNano(p.CreatedAt), unixNano(p.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: put pending: %w", err)
@@ -235,6 +329,8 @@ func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
 // transaction so that a failure to commit the delete is reported, not swallowed by closing the
 // result rows.
 func (s *Store) TakePending(ctx context.Context, key string) (_ *session.PendingLogin, err error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
@@ -246,11 +342,7 @@ func (s *Store) TakePending(ctx context.Context, key string) (_ *session.Pending
 	}()
 	p := &session.PendingLogin{Key: key}
 	var created, expires int64
-	err = tx.QueryRowContext(ctx, `
-		DELETE FROM pending_logins WHERE key_hash = ?
-		RETURNING request_id, idp, profile, return_to, browser_binding, locale, min_level,
-		          force_authn, purpose, created_at, expires_at`,
-		session.HashKey(key)).
+	err = tx.StmtContext(ctx, s.stmts.takePending).QueryRowContext(ctx, session.HashKey(key)).
 		Scan(&p.RequestID, &p.IdP, &p.Profile, &p.ReturnTo, &p.BrowserBinding, &p.Locale,
 			&p.MinLevel, &p.ForceAuthn, &p.Purpose, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -276,11 +368,7 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 	if key == "" {
 		return errors.New("session/sqlite: claim: empty key")
 	}
-	res, err := s.db.ExecContext(ctx, `
-		INSERT INTO replay_cache (key_hash, expires_at) VALUES (?, ?)
-		ON CONFLICT (key_hash) DO UPDATE SET expires_at = excluded.expires_at
-		WHERE replay_cache.expires_at <= ?`,
-		session.HashKey(key), unixNano(until), unixNano(s.now()))
+	res, err := s.exec(ctx, s.stmts.claim, session.HashKey(key), unixNano(until), unixNano(s.now()))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: claim: %w", err)
 	}
@@ -297,6 +385,8 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 // Sweep deletes every expired record, in one transaction.
 func (s *Store) Sweep(ctx context.Context) (err error) {
 	now := unixNano(s.now())
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("session/sqlite: sweep: %w", err)

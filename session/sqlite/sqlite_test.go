@@ -60,7 +60,7 @@ func testSession(t *testing.T, now time.Time) *session.Session {
 // rawDB opens a second handle on the same file, to look at what the store wrote.
 func rawDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", dsn(path, 5*time.Second))
+	db, err := sql.Open("sqlite", dsn(path, 5*time.Second, SyncFull))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +169,33 @@ func TestSchemaVersion(t *testing.T) {
 }
 
 func TestPragmas(t *testing.T) {
-	s := openTemp(t, filepath.Join(t.TempDir(), "eidsp.db"), nil)
-	defer s.Close()
+	for _, tc := range []struct {
+		name     string
+		sync     Sync
+		wantSync int
+	}{
+		{"ok/default-full", "", 2},
+		{"ok/normal", SyncNormal, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(filepath.Join(t.TempDir(), "eidsp.db"), Options{Synchronous: tc.sync})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			checkPragmas(t, s, tc.wantSync)
+		})
+	}
+	t.Run("fail/unknown-synchronous", func(t *testing.T) {
+		if s, err := Open(filepath.Join(t.TempDir(), "eidsp.db"), Options{Synchronous: "OFF"}); err == nil {
+			s.Close()
+			t.Fatal("Open with synchronous OFF: no error")
+		}
+	})
+}
+
+func checkPragmas(t *testing.T, s *Store, wantSync int) {
+	t.Helper()
 	// Hold several connections at once so that the check covers more than the first one.
 	ctx := context.Background()
 	var conns []*sql.Conn
@@ -193,8 +218,8 @@ func TestPragmas(t *testing.T) {
 		if err := c.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy); err != nil {
 			t.Fatal(err)
 		}
-		if mode != "wal" || sync != 2 || busy != 5000 {
-			t.Errorf("connection %d: journal_mode=%s synchronous=%d busy_timeout=%d; want wal, 2 (FULL), 5000", i, mode, sync, busy)
+		if mode != "wal" || sync != wantSync || busy != 5000 {
+			t.Errorf("connection %d: journal_mode=%s synchronous=%d busy_timeout=%d; want wal, %d, 5000", i, mode, sync, busy, wantSync)
 		}
 		c.Close()
 	}
@@ -296,14 +321,21 @@ func useOnce(ctx context.Context, s *Store, clk *conformance.Clock, tag string) 
 // mid-stream and checks that every reported record is there.
 const childEnv = "EIDSP_SQLITE_SIGKILL_CHILD"
 
+// Both synchronous settings must pass: NORMAL gives up only OS-crash durability.
 func TestDurableAfterSIGKILL(t *testing.T) {
 	if path := os.Getenv(childEnv); path != "" {
-		sigkillChild(path)
+		sigkillChild(path, Sync(os.Getenv(childEnv+"_SYNC")))
 		return
 	}
+	for _, sync := range []Sync{SyncFull, SyncNormal} {
+		t.Run("ok/"+string(sync), func(t *testing.T) { durableAfterSIGKILL(t, sync) })
+	}
+}
+
+func durableAfterSIGKILL(t *testing.T, sync Sync) {
 	path := filepath.Join(t.TempDir(), "eidsp.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDurableAfterSIGKILL$")
-	cmd.Env = append(os.Environ(), childEnv+"="+path)
+	cmd.Env = append(os.Environ(), childEnv+"="+path, childEnv+"_SYNC="+string(sync))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -342,8 +374,8 @@ func TestDurableAfterSIGKILL(t *testing.T) {
 	}
 }
 
-func sigkillChild(path string) {
-	s, err := Open(path, Options{})
+func sigkillChild(path string, sync Sync) {
+	s, err := Open(path, Options{Synchronous: sync})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -28,6 +28,7 @@ func runLogin(args []string) error {
 	fs := flag.NewFlagSet("login", flag.ContinueOnError)
 	store := fs.String("store", "sqlite", "SP session store: sqlite or redis")
 	dir := fs.String("dir", "", "parent of the scratch directory (SQLite file); default $TMPDIR")
+	syncMode := fs.String("sync", "full", "SQLite synchronous setting of the SP's handlers: full (the default of eidsp) or normal")
 	clients := fs.Int("clients", 8*runtime.GOMAXPROCS(0), "concurrent browsers (at 2×GOMAXPROCS the CPU idles between the sequential steps of each login)")
 	logins := fs.Int("logins", 3000, "at most this many logins per run")
 	dur := fs.Duration("duration", 10*time.Second, "at most this long per run")
@@ -42,7 +43,10 @@ func runLogin(args []string) error {
 		return err
 	}
 	defer cleanup()
-	opt := WorldOptions{Dir: scratch, Store: *store}
+	if *syncMode != "full" && *syncMode != "normal" {
+		return fmt.Errorf("-sync %q: want full or normal", *syncMode)
+	}
+	opt := WorldOptions{Dir: scratch, Store: *store, SyncNormal: *syncMode == "normal"}
 	if *store == "redis" {
 		r, err := bench.StartRedis(scratch)
 		if err != nil {
@@ -65,8 +69,12 @@ func runLogin(args []string) error {
 	key := w.Server.Verifier.DecryptionKeys[0] // an RSA-2048 key like every key in the login
 
 	n := len(bench.LoginPrivateOps)
+	storeName := *store
+	if *store == "sqlite" {
+		storeName += ", synchronous=" + strings.ToUpper(*syncMode)
+	}
 	fmt.Printf("== Benchmark 1: complete artifact logins over loopback HTTP (store %s, %d clients, GOMAXPROCS %d, %d CPUs)\n",
-		*store, *clients, runtime.GOMAXPROCS(0), runtime.NumCPU())
+		storeName, *clients, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Printf("RSA private-key operations per login: %d\n", n)
 	for i, op := range bench.LoginPrivateOps {
 		fmt.Printf("  %d. %-4s %-52s %s\n", i+1, op.Party, op.What, op.Where)
