@@ -103,7 +103,9 @@ func tokenError(err error, code string) *Error {
 	if !errors.As(err, &re) {
 		return &Error{Reason: ReasonTransport, Err: fmt.Errorf("token endpoint: %w", err)}
 	}
-	re.ErrorDescription = strings.ReplaceAll(re.ErrorDescription, code, "[code]")
+	if code != "" {
+		re.ErrorDescription = strings.ReplaceAll(re.ErrorDescription, code, "[code]")
+	}
 	switch {
 	case re.ErrorCode == "invalid_grant":
 		// RFC 6749 §5.2: the code is unknown, used, expired, or was issued for another
