@@ -75,6 +75,11 @@ func lookup(bs []nsBinding, prefix string) (string, bool) {
 }
 
 func (c *c14n) element(el *etree.Element) error {
+	// Namespace declarations are repeated on every element that uses them, so a small input can
+	// canonicalize to a large output; it is bounded before it costs memory.
+	if len(c.buf) > maxCanonicalOutputSize {
+		return reject(ReasonTooLarge, "canonical form larger than %d bytes", maxCanonicalOutputSize)
+	}
 	scopeMark, renderedMark := len(c.scope), len(c.rendered)
 	c.scope = appendDecls(c.scope, el)
 

@@ -131,6 +131,9 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) error {
 	if a := attrValue(cm, "Algorithm", ""); a != algExcC14N {
 		return reject(ReasonAlgorithm, "canonicalization %q not allowed", a)
 	}
+	if err := checkC14NParams(cm); err != nil {
+		return err
+	}
 	sm, err := only(si, NSDSig, "SignatureMethod")
 	if err != nil {
 		return reject(ReasonSignature, "%v", err)
@@ -160,7 +163,7 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) error {
 		if len(list) == 0 || len(list) > maxTransforms {
 			return reject(ReasonAlgorithm, "%d transforms", len(list))
 		}
-		enveloped := false
+		enveloped, exclusive := false, false
 		for _, t := range list {
 			if t.Tag != "Transform" || t.NamespaceURI() != NSDSig {
 				return reject(ReasonSignature, "element %s not allowed in Transforms", t.Tag)
@@ -170,19 +173,29 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) error {
 				if enveloped {
 					return reject(ReasonAlgorithm, "enveloped transform repeated")
 				}
+				if len(t.ChildElements()) > 0 {
+					return reject(ReasonAlgorithm, "enveloped transform with parameters")
+				}
 				enveloped = true
 			case algExcC14N:
-				for _, p := range t.ChildElements() {
-					if p.Tag != "InclusiveNamespaces" {
-						return reject(ReasonAlgorithm, "transform parameter %s not allowed", p.Tag)
-					}
+				if exclusive {
+					return reject(ReasonAlgorithm, "exclusive c14n transform repeated")
 				}
+				if err := checkC14NParams(t); err != nil {
+					return err
+				}
+				exclusive = true
 			default:
 				return reject(ReasonAlgorithm, "transform %q not allowed", a)
 			}
 		}
 		if !enveloped {
 			return reject(ReasonAlgorithm, "enveloped-signature transform missing")
+		}
+		// Without it XMLDSig canonicalizes the reference with inclusive C14N 1.0, which we do
+		// not implement: such a reference is refused rather than digested differently.
+		if !exclusive {
+			return reject(ReasonAlgorithm, "exclusive c14n transform missing")
 		}
 	}
 	dm, err := only(ref, NSDSig, "DigestMethod")
@@ -296,6 +309,36 @@ func digestFor(alg string) (crypto.Hash, bool) {
 		return crypto.SHA512, true
 	}
 	return 0, false
+}
+
+// Bounds of an InclusiveNamespaces PrefixList: the sender chooses it, and canonicalization
+// (before the signature is checked) works through it for every element.
+const (
+	maxInclusivePrefixes   = 16
+	maxPrefixListBytes     = 512
+	maxCanonicalOutputSize = 4 << 20
+)
+
+// checkC14NParams admits at most one InclusiveNamespaces parameter of exclusive c14n, empty, with
+// a short PrefixList, and nothing else.
+func checkC14NParams(method *etree.Element) error {
+	params := method.ChildElements()
+	if len(params) > 1 {
+		return reject(ReasonAlgorithm, "more than one canonicalization parameter")
+	}
+	for _, p := range params {
+		if p.Tag != "InclusiveNamespaces" || p.NamespaceURI() != algExcC14N {
+			return reject(ReasonAlgorithm, "canonicalization parameter %s not allowed", p.Tag)
+		}
+		if len(p.Child) > 0 {
+			return reject(ReasonAlgorithm, "InclusiveNamespaces must be empty")
+		}
+		list := attrValue(p, "PrefixList", "")
+		if len(list) > maxPrefixListBytes || len(strings.Fields(list)) > maxInclusivePrefixes {
+			return reject(ReasonAlgorithm, "InclusiveNamespaces PrefixList too long")
+		}
+	}
+	return nil
 }
 
 // inclusivePrefixes reads the InclusiveNamespaces PrefixList of an exclusive c14n method or

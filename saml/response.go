@@ -202,18 +202,25 @@ func (v Verifier) verifyResponse(resp *etree.Element, exp Expected) (*Result, er
 func (v Verifier) decrypt(ea *etree.Element, idp *IdP) (*etree.Element, error) {
 	inherited := inheritedNamespaces(ea)
 	var root *etree.Element
+	var refused error // the first well-formed plaintext our rules refuse
 	err := xenc.DecryptFunc(ea, v.DecryptionKeys, idp.Encryption, func(pt []byte) error {
 		doc, err := parseUntrusted(pt, v.Limits, inherited)
 		if err != nil {
-			if isSyntax(err) {
-				return xenc.ErrNotElement
+			// A wrong key's CBC output is random bytes, which the parser may read as almost
+			// anything: every candidate that does not parse lets the search go on to the next
+			// key, so that key order (rollover) never decides.
+			if !isSyntax(err) && refused == nil {
+				refused = err
 			}
-			return err
+			return xenc.ErrNotElement
 		}
 		root = doc.Root()
 		return nil
 	})
 	if err != nil {
+		if refused != nil {
+			return nil, refused
+		}
 		if errors.Is(err, xenc.ErrDecrypt) {
 			return nil, &Error{Reason: ReasonDecrypt, Err: err}
 		}

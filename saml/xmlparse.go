@@ -3,6 +3,7 @@ package saml
 import (
 	"encoding/xml"
 	"errors"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -28,6 +29,18 @@ const (
 	nsXML   = "http://www.w3.org/XML/1998/namespace"
 	nsXMLNS = "http://www.w3.org/2000/xmlns/"
 )
+
+// Bounds that keep the parser linear in practice: a SAML element has a handful of attributes
+// and a document a handful of namespaces, and without caps the duplicate-attribute check and
+// prefix resolution grow with their product (a 41 KB crafted LogoutRequest cost 74 s of CPU).
+const (
+	maxAttributes = 64  // per element, namespace declarations included
+	maxNamespaces = 128 // declarations in scope at once, inherited ones included
+)
+
+// xmlDeclEncoding finds the encoding pseudo-attribute of the XML declaration however it is
+// spaced (encoding = "…" is valid XML, and libxml2 honours it).
+var xmlDeclEncoding = regexp.MustCompile(`encoding\s*=\s*(?:"([^"]*)"|'([^']*)')`)
 
 // nsBinding is one in-scope prefix; prefix "" is the default namespace.
 type nsBinding struct{ prefix, uri string }
@@ -308,11 +321,14 @@ func (p *xmlParser) startTag(doc *etree.Element) (*etree.Element, error) {
 		if strings.IndexByte(raw, '<') >= 0 {
 			return nil, syntaxErr("unescaped < inside quoted string")
 		}
-		v, err := p.decode(raw, false)
+		v, err := p.decodeMode(raw, false, true)
 		if err != nil {
 			return nil, err
 		}
 		p.pos += end + 1
+		if len(p.attrs) == maxAttributes {
+			return nil, reject(ReasonTooLarge, "more than %d attributes on one element", maxAttributes)
+		}
 		p.attrs = append(p.attrs, rawAttr{aq, ap, al, v})
 	}
 
@@ -342,10 +358,14 @@ func (p *xmlParser) startTag(doc *etree.Element) (*etree.Element, error) {
 			p.ns = append(p.ns, nsBinding{"", a.value})
 		}
 	}
+	if len(p.ns) > maxNamespaces {
+		return nil, reject(ReasonTooLarge, "more than %d namespace declarations in scope", maxNamespaces)
+	}
 	if _, ok := p.resolve(prefix); !ok {
 		return nil, reject(ReasonMalformed, "unbound prefix %q", prefix)
 	}
-	for i, a := range p.attrs {
+	seen := make(map[[2]string]bool, len(p.attrs))
+	for _, a := range p.attrs {
 		space := ""
 		switch {
 		case a.prefix == "xmlns" || (a.prefix == "" && a.local == "xmlns"):
@@ -357,21 +377,11 @@ func (p *xmlParser) startTag(doc *etree.Element) (*etree.Element, error) {
 			}
 			space = uri
 		}
-		for _, b := range p.attrs[:i] {
-			if b.local != a.local {
-				continue
-			}
-			bspace := ""
-			switch {
-			case b.prefix == "xmlns" || (b.prefix == "" && b.local == "xmlns"):
-				bspace = "xmlns"
-			case b.prefix != "":
-				bspace, _ = p.resolve(b.prefix)
-			}
-			if bspace == space {
-				return nil, reject(ReasonMalformed, "duplicate attribute %s", a.local)
-			}
+		key := [2]string{space, a.local}
+		if seen[key] {
+			return nil, reject(ReasonMalformed, "duplicate attribute %s", a.local)
 		}
+		seen[key] = true
 	}
 
 	el := etree.NewElement(qname)
@@ -473,6 +483,12 @@ func (p *xmlParser) procInst() (string, error) {
 	}
 	if enc := declParam("encoding", inst); enc != "" && !strings.EqualFold(enc, "utf-8") {
 		return "", syntaxErr("unsupported encoding")
+	}
+	if strings.Contains(inst, "encoding") {
+		m := xmlDeclEncoding.FindStringSubmatch(inst)
+		if m == nil || !strings.EqualFold(m[1]+m[2], "utf-8") {
+			return "", syntaxErr("unsupported encoding")
+		}
 	}
 	return inst, nil
 }
@@ -617,10 +633,17 @@ func (p *xmlParser) text() (string, error) {
 // does, and refuses characters outside XML's Char production. Without either it returns a
 // substring of the input: no copy.
 func (p *xmlParser) decode(raw string, cdata bool) (string, error) {
+	return p.decodeMode(raw, cdata, false)
+}
+
+// decodeMode is decode; attr also applies attribute-value normalization (XML 1.0 §3.3.3): a
+// literal tab, line feed or carriage return (CR LF as one) becomes a space, while one written
+// as a character reference stays what it is — as xmlsec1 and every canonicalizer read it.
+func (p *xmlParser) decodeMode(raw string, cdata, attr bool) (string, error) {
 	special := false
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
-		if c == '\r' || (c == '&' && !cdata) {
+		if c == '\r' || (c == '&' && !cdata) || (attr && (c == '\t' || c == '\n')) {
 			special = true
 			continue
 		}
@@ -646,10 +669,16 @@ func (p *xmlParser) decode(raw string, cdata bool) (string, error) {
 		c := raw[i]
 		switch {
 		case c == '\r':
-			b = append(b, '\n')
+			if attr {
+				b = append(b, ' ')
+			} else {
+				b = append(b, '\n')
+			}
 			if i+1 < len(raw) && raw[i+1] == '\n' {
 				i++
 			}
+		case attr && (c == '\t' || c == '\n'):
+			b = append(b, ' ')
 		case c == '&' && !cdata:
 			semi := strings.IndexByte(raw[i:], ';')
 			if semi < 0 {
