@@ -154,6 +154,15 @@ func infoField(info, name string) (int64, error) {
 	return 0, fmt.Errorf("INFO has no %s", name)
 }
 
+func infoFloat(info, name string) (float64, error) {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("INFO has no %s", name)
+}
+
 // procStatus returns a field of /proc/self/status, e.g. "VmRSS" → "123456 kB".
 func procStatus(field string) string {
 	f, err := os.Open("/proc/self/status")
