@@ -70,6 +70,10 @@ type ProxyConfig struct {
 type StoreConfig struct {
 	Driver string      `yaml:"driver"` // sqlite (default) or redis
 	Path   string      `yaml:"path"`   // sqlite file; default DataDir/eidsp.db
+	// Synchronous is SQLite's durability: full (default; every commit survives a power loss)
+	// or normal (survives a crash of eidsp, not of the machine: a replay-cache entry lost to a
+	// power cut could let that assertion be replayed within its remaining minutes).
+	Synchronous string `yaml:"synchronous"`
 	Redis  RedisConfig `yaml:"redis"`
 }
 
@@ -278,6 +282,7 @@ func (c *Config) Defaults() {
 	def(&c.DataDir, "./data")
 	def(&c.Store.Driver, "sqlite")
 	def(&c.Store.Path, c.DataDir+"/eidsp.db")
+	def(&c.Store.Synchronous, "full")
 	def(&c.SP.EntityID, c.BaseURL+"/saml/metadata")
 	def(&c.Session.CookieName, "eidsp_session")
 	defD(&c.Session.IdleTimeout, 30*time.Minute)
@@ -383,6 +388,9 @@ func (c *Config) Validate() error {
 	}
 	switch c.Store.Driver {
 	case "sqlite":
+		if c.Store.Synchronous != "full" && c.Store.Synchronous != "normal" {
+			add("store.synchronous %q must be full or normal", c.Store.Synchronous)
+		}
 	case "redis":
 		if _, _, err := net.SplitHostPort(c.Store.Redis.Addr); err != nil {
 			add("store.redis.addr %q must be host:port", c.Store.Redis.Addr)

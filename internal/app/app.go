@@ -133,7 +133,11 @@ func CheckMetadata(ctx context.Context, cfg *config.Config, log *slog.Logger, no
 // openStore opens the configured session store.
 func openStore(ctx context.Context, cfg *config.Config, now func() time.Time) (session.Store, error) {
 	if cfg.Store.Driver != "redis" {
-		return sqlite.Open(cfg.Store.Path, sqlite.Options{Now: now})
+		sync := sqlite.SyncFull
+		if cfg.Store.Synchronous == "normal" {
+			sync = sqlite.SyncNormal
+		}
+		return sqlite.Open(cfg.Store.Path, sqlite.Options{Now: now, Synchronous: sync})
 	}
 	r := cfg.Store.Redis
 	opt := redis.Options{Addr: r.Addr, Username: r.Username, DB: r.DB, KeyPrefix: r.KeyPrefix, Now: now}
