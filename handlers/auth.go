@@ -20,6 +20,10 @@ const (
 	headerInstrument = "X-Eid-Instrument"
 	headerAuthMethod = "X-Eid-Auth-Method"
 	headerIdP        = "X-Eid-IdP"
+	// headerSubject is the provider's own subject, set only for an identity without a national
+	// identity number (BankID OIDC for a client not entitled to nnin_altsub); the portal must
+	// not treat an empty X-Eid-National-Id as a person.
+	headerSubject = "X-Eid-Subject"
 
 	// headerMinLevel is set by the forward-auth proxy per protected location.
 	headerMinLevel = "X-Eid-Min-Level"
@@ -37,6 +41,7 @@ var (
 	keyInstrument = http.CanonicalHeaderKey(headerInstrument)
 	keyAuthMethod = http.CanonicalHeaderKey(headerAuthMethod)
 	keyIdP        = http.CanonicalHeaderKey(headerIdP)
+	keySubject    = http.CanonicalHeaderKey(headerSubject)
 )
 
 // setIdentityHeaders writes the X-Eid-* identity headers of id into h, replacing any value.
@@ -46,6 +51,11 @@ func setIdentityHeaders(h http.Header, id identity.Identity) {
 	h[keyInstrument] = []string{id.Instrument}
 	h[keyAuthMethod] = []string{id.AuthMethod}
 	h[keyIdP] = []string{id.IdP}
+	if id.NationalID == "" && id.Subject != "" {
+		h[keySubject] = []string{id.Subject}
+	} else {
+		delete(h, keySubject)
+	}
 }
 
 // forwardAuth: GET /auth for nginx auth_request, Traefik ForwardAuth and Caddy forward_auth.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/eidsp/eidsp/identity"
 )
 
 func TestForwardAuth(t *testing.T) {
@@ -116,4 +118,20 @@ func FuzzForwardAuthMinLevel(f *testing.F) {
 			t.Errorf("status %d", rec.Code)
 		}
 	})
+}
+
+// TestSetIdentityHeadersSubject: a subject-only identity (BankID without nnin_altsub) sends
+// X-Eid-Subject and an empty X-Eid-National-Id; an identity with a number never sends a subject,
+// and a client's X-Eid-Subject is replaced either way.
+func TestSetIdentityHeadersSubject(t *testing.T) {
+	h := http.Header{"X-Eid-Subject": {"forged"}}
+	setIdentityHeaders(h, identity.Identity{Subject: "bankid-sub", Level: 4, IdP: "bankid"})
+	if h.Get("X-Eid-Subject") != "bankid-sub" || h.Get("X-Eid-National-Id") != "" || len(h.Values("X-Eid-Subject")) != 1 {
+		t.Fatalf("subject-only identity: %v", h)
+	}
+	h = http.Header{"X-Eid-Subject": {"forged"}}
+	setIdentityHeaders(h, identity.Identity{NationalID: "31129956715", Subject: "x", Level: 4})
+	if _, ok := h["X-Eid-Subject"]; ok {
+		t.Fatalf("identity with a number sent a subject: %v", h)
+	}
 }
