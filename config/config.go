@@ -68,13 +68,13 @@ type ProxyConfig struct {
 // StoreConfig selects the session store: SQLite (embedded, one host) or Redis (shared by many
 // instances behind a load balancer).
 type StoreConfig struct {
-	Driver string      `yaml:"driver"` // sqlite (default) or redis
-	Path   string      `yaml:"path"`   // sqlite file; default DataDir/eidsp.db
+	Driver string `yaml:"driver"` // sqlite (default) or redis
+	Path   string `yaml:"path"`   // sqlite file; default DataDir/eidsp.db
 	// Synchronous is SQLite's durability: full (default; every commit survives a power loss)
 	// or normal (survives a crash of eidsp, not of the machine: a replay-cache entry lost to a
 	// power cut could let that assertion be replayed within its remaining minutes).
-	Synchronous string `yaml:"synchronous"`
-	Redis  RedisConfig `yaml:"redis"`
+	Synchronous string      `yaml:"synchronous"`
+	Redis       RedisConfig `yaml:"redis"`
 }
 
 // RedisConfig reaches the shared Redis. The password is a file path, never inline.
