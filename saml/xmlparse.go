@@ -64,6 +64,7 @@ type xmlParser struct {
 	ns       []nsBinding
 	marks    []int
 	attrs    []rawAttr
+	spaces   []string // scratch: the namespace of each of attrs
 	buf      []byte
 	// inherited is declared on the root element in front of its own attributes: the namespace
 	// context of a decrypted element (XML Encryption decrypts in the context of the
@@ -364,8 +365,10 @@ func (p *xmlParser) startTag(doc *etree.Element) (*etree.Element, error) {
 	if _, ok := p.resolve(prefix); !ok {
 		return nil, reject(ReasonMalformed, "unbound prefix %q", prefix)
 	}
-	seen := make(map[[2]string]bool, len(p.attrs))
-	for _, a := range p.attrs {
+	// Each attribute's namespace is resolved once; the pairwise comparison is bounded by
+	// maxAttributes and allocates nothing.
+	p.spaces = p.spaces[:0]
+	for i, a := range p.attrs {
 		space := ""
 		switch {
 		case a.prefix == "xmlns" || (a.prefix == "" && a.local == "xmlns"):
@@ -377,11 +380,12 @@ func (p *xmlParser) startTag(doc *etree.Element) (*etree.Element, error) {
 			}
 			space = uri
 		}
-		key := [2]string{space, a.local}
-		if seen[key] {
-			return nil, reject(ReasonMalformed, "duplicate attribute %s", a.local)
+		for j, b := range p.attrs[:i] {
+			if b.local == a.local && p.spaces[j] == space {
+				return nil, reject(ReasonMalformed, "duplicate attribute %s", a.local)
+			}
 		}
-		seen[key] = true
+		p.spaces = append(p.spaces, space)
 	}
 
 	el := etree.NewElement(qname)
