@@ -36,11 +36,16 @@ func (s *Server) login(c *echo.Context) error {
 	force := c.QueryParam("force") == "1" || prof.ForceAuthn
 	// An existing session that satisfies the profile needs no new login; a lower level or another
 	// instrument asks for a new one (level upgrade: Digdir verification test 5).
-	if sess, _ := s.currentSession(c); sess != nil && !force && prof.satisfiedBy(sess.Identity) {
+	sess, _ := s.currentSession(c)
+	if sess != nil && !force && prof.satisfiedBy(sess.Identity) {
 		return c.Redirect(http.StatusSeeOther, returnTo)
 	}
 	if op, ok := s.OIDC[prof.IdP]; ok {
-		return s.loginOIDC(c, prof, op, returnTo, force)
+		// acr_values is only a request (OpenID Connect Core §3.1.2.1): a provider may answer a
+		// level-4 request from its level-3 session, which the level check then refuses. A step
+		// up from a lower session therefore asks for a new login as well.
+		stepUp := sess != nil && sess.Identity.Level < prof.MinLevel
+		return s.loginOIDC(c, prof, op, returnTo, force || stepUp)
 	}
 	idp, err := s.idp(prof.IdP)
 	if err != nil {
