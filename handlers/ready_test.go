@@ -20,6 +20,7 @@ func TestReadyz(t *testing.T) {
 			{What: "idp c metadata"},
 		}
 	}
+	f.srv.Warnings = func() []string { return []string{"oidc x: discovery could not be read again"} }
 	rec := f.request(http.MethodGet, "/readyz", "")
 	if rec.Code != http.StatusOK {
 		t.Fatalf("ready with a live store: %d", rec.Code)
@@ -38,12 +39,12 @@ func TestReadyz(t *testing.T) {
 	}
 	got := strings.Join(body.Warnings, "\n")
 	for _, want := range []string{"sp next certificate expires in 10 days", "idp a signing certificate has expired",
-		"idp b metadata has expired and could not be renewed"} {
+		"idp b metadata has expired and could not be renewed", "oidc x: discovery could not be read again"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("warnings lack %q:\n%s", want, got)
 		}
 	}
-	if len(body.Warnings) != 3 || body.Status != "ok" || len(body.Expiring) != 5 || *body.Expiring[0].DaysLeft != 400 {
+	if len(body.Warnings) != 4 || body.Status != "ok" || len(body.Expiring) != 5 || *body.Expiring[0].DaysLeft != 400 {
 		t.Errorf("body %+v", body)
 	}
 	if err := f.srv.Store.Close(); err != nil {

@@ -137,6 +137,9 @@ type Server struct {
 	SPMetadataFunc func(now time.Time, rolledOver bool) []byte
 	// Expiring, when set, lists what /readyz reports the expiry of.
 	Expiring func() []Expiring
+	// Warnings, when set, adds problems to /readyz's warnings that do not take the instance out
+	// (an OpenID provider's discovery that could not be re-read, say).
+	Warnings func() []string
 	// OIDC are the OpenID Connect providers by name; a profile's IdP may name one.
 	OIDC map[string]OIDCClient
 	// Admin turns on /admin/ and /admin/api/; nil: off (404).

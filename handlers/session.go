@@ -99,6 +99,9 @@ func (s *Server) ready(c *echo.Context) error {
 			}
 		}
 	}
+	if s.Warnings != nil {
+		body.Warnings = append(body.Warnings, s.Warnings()...)
+	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(status, body)
 }

@@ -354,6 +354,7 @@ func BuildWith(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 		SPMetadataFunc: spMeta.at,
 		AuditTrail:     trail.add,
 		Expiring:       expiring(kp, next, reg),
+		Warnings:       oidcWarnings(oidcProviders),
 	}
 	if cfg.Admin.Enabled() {
 		if srv.Admin, err = newAdmin(cfg, srv, reg, kp, next, rollover); err != nil {

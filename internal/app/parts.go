@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -275,4 +276,24 @@ func newOIDC(ctx context.Context, cfg *config.Config, now func() time.Time, clie
 		out[o.Name] = p
 	}
 	return out, nil
+}
+
+// oidcWarnings reports, for /readyz, every OpenID provider whose discovery or keys could not be
+// read again: logins go on with the last good copy, but a key rotation would not be seen.
+func oidcWarnings(ops map[string]handlers.OIDCClient) func() []string {
+	return func() []string {
+		var out []string
+		for name, op := range ops {
+			p, ok := op.(*oidc.Provider)
+			if !ok {
+				continue
+			}
+			if fetched, err := p.DiscoveryStatus(); err != nil {
+				out = append(out, fmt.Sprintf("oidc %s: discovery could not be read again (using the copy of %s): %v",
+					name, fetched.UTC().Format(time.RFC3339), err))
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
 }
