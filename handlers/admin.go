@@ -102,13 +102,31 @@ func (s *Server) adminPage(h func(*echo.Context, adminActor) error) echo.Handler
 		}
 		id := sess.Identity
 		hash := s.nidHash(id.NationalID)
-		if id.Level < 4 || !s.Admin.Admins[hash] {
+		// Only the admin profile's IdP may vouch for an admin: another configured IdP that can
+		// state level 4 (a generic one, a test one) must not become a way in.
+		adminIdP := ""
+		if p, ok := s.profile(s.Admin.Profile); ok {
+			adminIdP = p.IdP
+		}
+		if id.Level < 4 || !s.Admin.Admins[hash] || id.IdP != adminIdP || id.NationalID == "" {
 			s.Log.Warn("admin access refused", "ref", c.Get(refKey), "nid_hash", hash, "level", id.Level)
 			return &pageError{Status: http.StatusForbidden, Key: "admin_forbidden", Reason: "admin",
 				Err: errors.New("not an admin, or not at level 4"), Retry: "/login?" + url.Values{"profile": {s.Admin.Profile},
 					"return_to": {"/admin/"}, "force": {"1"}}.Encode()}
 		}
-		if c.Request().Method == http.MethodPost {
+		if req := c.Request(); req.Method == http.MethodPost {
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, maxAdminUpload)
+			var perr error
+			if strings.HasPrefix(req.Header.Get("Content-Type"), "multipart/form-data") {
+				perr = req.ParseMultipartForm(maxAdminUpload)
+			} else {
+				perr = req.ParseForm()
+			}
+			var me *http.MaxBytesError
+			if errors.As(perr, &me) {
+				return &pageError{Status: http.StatusRequestEntityTooLarge, Key: "bad_request", Reason: string(saml.ReasonTooLarge),
+					Retry: "/admin/", Err: perr}
+			}
 			if subtle.ConstantTimeCompare([]byte(c.FormValue("csrf")), []byte(s.csrfToken(sess.ID))) != 1 {
 				return &pageError{Status: http.StatusForbidden, Key: "bad_request", Reason: "csrf",
 					Err: errors.New("admin form without a valid CSRF token")}
@@ -130,6 +148,7 @@ func (s *Server) adminAPI(h func(*echo.Context, adminActor) error) echo.HandlerF
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="eidsp admin"`)
 			return c.JSON(http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
 		}
+		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, maxAdminUpload)
 		return h(c, adminActor{who: "api token"})
 	}
 }
@@ -147,8 +166,7 @@ func refOf(c *echo.Context) string { r, _ := c.Get(refKey).(string); return r }
 // readMetadataUpload takes the document from a multipart file field "file" or a form field
 // "metadata" (pasted), or, for the API, the raw body.
 func readMetadataUpload(c *echo.Context, raw bool) ([]byte, error) {
-	req := c.Request()
-	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxAdminUpload)
+	req := c.Request() // the body is already limited to maxAdminUpload (adminPage, adminAPI)
 	if raw {
 		return io.ReadAll(req.Body)
 	}
@@ -279,7 +297,12 @@ func (s *Server) apiUpload(c *echo.Context, a adminActor) error {
 	name := c.Param("name")
 	data, err := readMetadataUpload(c, true)
 	if err != nil {
-		return c.JSON(http.StatusRequestEntityTooLarge, map[string]any{"error": "upload refused", "problems": problemsOf(err)})
+		status := http.StatusBadRequest
+		var me *http.MaxBytesError
+		if errors.As(err, &me) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		return c.JSON(status, map[string]any{"error": "upload refused", "problems": problemsOf(err)})
 	}
 	p, err := s.Admin.Registry.Preview(name, data)
 	if err != nil {

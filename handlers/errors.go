@@ -116,7 +116,9 @@ const maxFormBytes = 16 << 10
 
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		if r := c.Request(); r.Body != nil && r.URL.Path != "/saml/acs" {
+		// The ACS has its own configured limit; admin metadata uploads have maxAdminUpload (after
+		// authentication, set in adminPage and adminAPI).
+		if r := c.Request(); r.Body != nil && r.URL.Path != "/saml/acs" && !isAdminUpload(r) {
 			r.Body = http.MaxBytesReader(c.Response(), r.Body, maxFormBytes)
 		}
 		return next(c)
@@ -197,4 +199,11 @@ func (s *Server) render(c *echo.Context, status int, page string, data any) {
 		return
 	}
 	_ = c.HTML(status, b.String())
+}
+
+// isAdminUpload reports whether r is one of the admin routes that take a metadata document.
+func isAdminUpload(r *http.Request) bool {
+	p := r.URL.Path
+	return r.Method == http.MethodPost && strings.HasPrefix(p, "/admin/") &&
+		(strings.HasSuffix(p, "/preview") || strings.HasSuffix(p, "/save") || strings.HasSuffix(p, "/metadata"))
 }

@@ -60,6 +60,12 @@ func (s *Server) logout(c *echo.Context) error {
 	if op, ok := s.OIDC[id.IdP]; ok {
 		return s.logoutOIDC(c, sess, op, who)
 	}
+	if strings.HasPrefix(id.NameID, oidcSessionIndexTag) {
+		// An OIDC session whose provider is no longer configured (perhaps a SAML IdP now has
+		// its name): its ID token must never travel in a LogoutRequest. Local logout only.
+		s.audit(c, slog.LevelInfo, "logout", record{action: "logout", initiator: "sp", result: "local_only", subject: who})
+		return s.loggedOut(c, false)
+	}
 	// Expired metadata of the session's IdP: end the session here only.
 	idp, _ := s.idp(id.IdP)
 	ok := idp != nil

@@ -84,9 +84,9 @@ func (s *Server) audit(c *echo.Context, level slog.Level, msg string, r record, 
 func failureRecord(c *echo.Context, pe *pageError) (record, bool) {
 	r := record{result: "failure", reason: pe.Reason}
 	switch c.Request().URL.Path {
-	case "/login", "/saml/acs":
+	case "/login", "/saml/acs", oidcCallbackPath:
 		r.action = "login"
-	case "/logout":
+	case "/logout", oidcLoggedOutPath:
 		r.action, r.initiator = "logout", "sp"
 	case "/saml/slo":
 		// Which message it was is all that is read from the request; the issuer is not trusted

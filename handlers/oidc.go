@@ -153,9 +153,9 @@ func (e *protocolError) Unwrap() error { return e.err }
 // instance sharing the store).
 func (s *Server) oidcFrontChannelLogout(c *echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
-	iss, sid := c.QueryParam("iss"), c.QueryParam("sid")
-	if iss == "" || sid == "" || len(sid) > 256 || len(iss) > 1024 {
-		return badRequest("frontchannel", errors.New("front-channel logout without iss and sid"))
+	iss, sid, err := oidc.ParseFrontChannelLogout(c.QueryParams())
+	if err != nil {
+		return badRequest("frontchannel", err)
 	}
 	ended := 0
 	for name, op := range s.OIDC {
@@ -167,8 +167,14 @@ func (s *Server) oidcFrontChannelLogout(c *echo.Context) error {
 			return fmt.Errorf("end sessions: %w", err)
 		}
 		ended += n
-		s.audit(c, slog.LevelInfo, "logout", record{action: "logout", initiator: "idp", result: "success",
-			subject: subject{idp: name, sessionIndex: sid}}, "sessions_ended", n)
+		if n > 0 {
+			// Only a logout that ended something goes to the audit trail: anyone can send this
+			// request, and the trail is for the admins to read.
+			s.audit(c, slog.LevelInfo, "logout", record{action: "logout", initiator: "idp", result: "success",
+				subject: subject{idp: name, sessionIndex: sid}}, "sessions_ended", n)
+		} else {
+			s.Log.Info("front-channel logout ended no session", "ref", c.Get(refKey), "idp", name)
+		}
 	}
 	if sess, _ := s.currentSession(c); sess != nil && sess.Identity.SessionIndex == sid {
 		s.clearSessionCookie(c)

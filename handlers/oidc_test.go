@@ -107,6 +107,20 @@ func TestOIDCCallback(t *testing.T) {
 			}
 		})
 	}
+	// A malformed answer consumes the login it names: the good code afterwards finds nothing.
+	state, bc := f.oidcPending(t, "oidc3")
+	for _, q := range []string{"code=good&code=x&state=" + state, "code=good&state=" + state + "&iss=" + url.QueryEscape(fakeIssuer)} {
+		req := httptest.NewRequest(http.MethodGet, oidcCallbackPath+"?"+q, nil)
+		req.AddCookie(bc)
+		rec := httptest.NewRecorder()
+		f.srv.Echo().ServeHTTP(rec, req)
+		if rec.Code < 400 || cookieNamed(rec, f.srv.Opt.CookieName) != nil {
+			t.Fatalf("%s after a malformed answer: %d", q, rec.Code)
+		}
+	}
+	if !strings.Contains(f.logs.String(), `"path":"/oidc/callback"`) || !strings.Contains(f.logs.String(), `"audit":true,"action":"login","result":"failure"`) {
+		t.Error("failed OIDC logins are not audited as logins")
+	}
 	if strings.Contains(f.logs.String(), "31129956715") || strings.Contains(f.logs.String(), "header.payload") {
 		t.Error("national id or ID token in the log")
 	}

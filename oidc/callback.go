@@ -26,7 +26,23 @@ const (
 // VSCHAR without space (%x21-7E), error of [A-Za-z0-9_.-], error_description of NQSCHAR
 // (RFC 6749 §4.1.2.1); each is bounded in length. Other parameters (session_state, …) are
 // ignored. Every failure is ReasonMalformed and quotes no value.
+//
+// On an error the returned Callback still carries the state when that parameter by itself is
+// well-formed, so that the caller can consume the pending login it names (a malformed answer
+// must not leave the login usable).
 func ParseCallback(q url.Values) (Callback, error) {
+	cb, err := parseCallback(q)
+	if err != nil {
+		st := Callback{}
+		if v, present, serr := single(q, "state"); serr == nil && present && len(v) <= maxStateLen && allBytes(v, isUnreserved) {
+			st.State = v
+		}
+		return st, err
+	}
+	return cb, nil
+}
+
+func parseCallback(q url.Values) (Callback, error) {
 	var cb Callback
 	for _, f := range []struct {
 		name string

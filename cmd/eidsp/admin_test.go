@@ -121,6 +121,11 @@ func TestAdminAPIUploadRotatesIdPKey(t *testing.T) {
 	}
 
 	// Dry run: the changes are listed, nothing is saved.
+	// A document larger than an ordinary form (real metadata with several certificates) is taken.
+	big := bytes.Replace(meta, []byte("<md:IDPSSODescriptor"), []byte("<!--"+strings.Repeat("x", 40<<10)+"--><md:IDPSSODescriptor"), 1)
+	if st, m := h.api(http.MethodPost, "/admin/api/idps/idporten/metadata?dry_run=1", bearer, big); st != http.StatusOK {
+		t.Fatalf("a 45 KB document: %d %v", st, m)
+	}
 	st, m = h.api(http.MethodPost, "/admin/api/idps/idporten/metadata?dry_run=1", bearer, meta)
 	if st != http.StatusOK || m["saved"] != false {
 		t.Fatalf("dry run: %d %v", st, m)
@@ -258,6 +263,13 @@ func TestAdminPages(t *testing.T) {
 	b.finish(b.idpLogin(url.Values{"profile": {"idporten-high"}}, persons[0].NationalID, "bankid"), "/")
 	if p := b.get("/admin/"); p.status != http.StatusForbidden || !strings.Contains(p.body, `data-key="admin_forbidden"`) {
 		t.Fatalf("non-admin: %d", p.status)
+	}
+	// The admin at level 4 through another IdP (Buypass via the IPS broker) than the admin
+	// profile's: 403.
+	b = h.browser()
+	b.finish(b.idpLogin(url.Values{"profile": {"buypass-smartcard"}}, admin.NationalID, "ips:BPSC"), "/")
+	if p := b.get("/admin/"); p.status != http.StatusForbidden {
+		t.Fatalf("admin through another IdP: %d", p.status)
 	}
 	// The admin at level 3: 403.
 	b = h.browser()

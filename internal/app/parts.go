@@ -47,7 +47,11 @@ func newRegistry(ctx context.Context, cfg *config.Config, log *slog.Logger, now 
 			TrustedCerts: trusted, AllowInsecure: p.AllowInsecureMetadata, Refresh: p.MetadataRefresh})
 	}
 	reg := registry.New(registry.Options{Store: store, Now: now, Log: log, Observe: obs.observe,
-		HTTP: &http.Client{Timeout: 15 * time.Second}}, sources)
+		// No redirect is followed: metadata_url is checked to be https, and a 30x to http:// (or
+		// to an internal host) would hand an attacker the IdP's keys.
+		HTTP: &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}}, sources)
 	if err := reg.Load(ctx); err != nil {
 		return nil, fmt.Errorf("IdP metadata:\n%w", err)
 	}
@@ -158,7 +162,8 @@ type auditWriter struct {
 	store   session.Store
 	log     *slog.Logger
 	ch      chan *session.AuditEvent
-	once    sync.Once
+	mu      sync.RWMutex // held for reading by add, for writing by close
+	closed  bool
 	dropped atomic.Int64
 }
 
@@ -167,7 +172,11 @@ func newAuditWriter(store session.Store, log *slog.Logger) *auditWriter {
 }
 
 func (w *auditWriter) add(e *session.AuditEvent) {
-	defer func() { _ = recover() }() // a send after close (shutdown) is dropped
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return // after shutdown: the log line of the event is the record
+	}
 	select {
 	case w.ch <- e:
 	default:
@@ -187,7 +196,14 @@ func (w *auditWriter) run() {
 	}
 }
 
-func (w *auditWriter) close() { w.once.Do(func() { close(w.ch) }) }
+func (w *auditWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.closed = true
+		close(w.ch)
+	}
+}
 
 // newAdmin configures the admin pages: the admins' national identity numbers as keyed hashes,
 // the API token's hash, our certificates and the rollover switch.

@@ -55,6 +55,9 @@ var ErrUnknownIdP = errors.New("no IdP with that name is configured")
 // minInterval bounds how often a source is read, whatever the document's cacheDuration says.
 const minInterval = time.Minute
 
+// expiryLead is how long before a copy's validUntil it is read again at the latest.
+const expiryLead = 10 * time.Minute
+
 // maxRetry is the longest wait between attempts after a failed refresh.
 const maxRetry = 15 * time.Minute
 
@@ -117,6 +120,10 @@ type Registry struct {
 }
 
 type state struct {
+	// op serializes the operations that change this IdP's copies (upload, removal, the poll of
+	// the store, a refresh), so that a poll that read the store before a removal cannot put the
+	// removed upload back, nor a failed refresh replace what a concurrent one just loaded.
+	op          sync.Mutex
 	current     *Entry // from the configured source or the last-good copy
 	upload      *Entry // an admin upload, which wins while valid
 	lastAttempt time.Time
@@ -134,7 +141,9 @@ func New(opt Options, sources []Source) *Registry {
 		opt.Log = slog.Default()
 	}
 	if opt.HTTP == nil {
-		opt.HTTP = &http.Client{Timeout: 15 * time.Second}
+		opt.HTTP = &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // a redirect could lead from https to http
+		}}
 	}
 	r := &Registry{opt: opt, sources: map[string]Source{}, state: map[string]*state{}}
 	for _, s := range sources {
@@ -245,6 +254,9 @@ func (r *Registry) Upload(ctx context.Context, name string, data []byte, by stri
 	if r.opt.Store == nil {
 		return nil, errors.New("no store to keep the upload in")
 	}
+	st := r.state[name]
+	st.op.Lock()
+	defer st.op.Unlock()
 	now := r.opt.Now()
 	doc := &session.Document{Key: uploadKey(name), Value: bytes.Clone(data), UpdatedAt: now, UpdatedBy: by}
 	if err := r.opt.Store.PutDocument(ctx, doc); err != nil {
@@ -267,6 +279,9 @@ func (r *Registry) RemoveUpload(ctx context.Context, name, by string) error {
 	if r.opt.Store == nil {
 		return errors.New("no store")
 	}
+	st := r.state[name]
+	st.op.Lock()
+	defer st.op.Unlock()
 	if err := r.opt.Store.DeleteDocument(ctx, uploadKey(name)); err != nil {
 		return err
 	}
@@ -284,6 +299,9 @@ func (r *Registry) pollUpload(ctx context.Context, name string) {
 	if r.opt.Store == nil {
 		return
 	}
+	st := r.state[name]
+	st.op.Lock()
+	defer st.op.Unlock()
 	doc, err := r.opt.Store.GetDocument(ctx, uploadKey(name))
 	if errors.Is(err, session.ErrNotFound) {
 		r.mu.Lock()
@@ -330,6 +348,9 @@ func (r *Registry) RefreshNow(ctx context.Context, name string) error {
 // failure the current copy stays; a URL source falls back to the store's last good copy when
 // this instance has none.
 func (r *Registry) refresh(ctx context.Context, name string) error {
+	op := &r.state[name].op
+	op.Lock()
+	defer op.Unlock()
 	src := r.sources[name]
 	now := r.opt.Now()
 	var (
@@ -360,6 +381,14 @@ func (r *Registry) refresh(ctx context.Context, name string) error {
 	}
 	st.lastAttempt, st.lastError, st.failures = now, "", 0
 	st.nextRefresh = now.Add(interval(src, desc))
+	// Read again before the copy expires, not only when the interval says: an IdP that
+	// publishes a fresh document shortly before validUntil must not be unusable until then.
+	if vu := desc.ValidUntil; !vu.IsZero() && vu.Add(-expiryLead).Before(st.nextRefresh) {
+		st.nextRefresh = vu.Add(-expiryLead)
+		if earliest := now.Add(minInterval); st.nextRefresh.Before(earliest) {
+			st.nextRefresh = earliest
+		}
+	}
 	r.mu.Unlock()
 	if origin == OriginURL && changed && r.opt.Store != nil {
 		doc := &session.Document{Key: lastGoodKey(name), Value: data, UpdatedAt: now, UpdatedBy: "refresh"}
@@ -502,15 +531,16 @@ func (r *Registry) Status() []Status {
 	for _, name := range r.names {
 		src := r.sources[name]
 		r.mu.RLock()
-		st := *r.state[name]
+		p := r.state[name]
+		s := Status{Name: name, Source: src.File + src.URL, LastAttempt: p.lastAttempt, LastError: p.lastError,
+			NextRefresh: p.nextRefresh}
+		upload, current := p.upload, p.current
 		r.mu.RUnlock()
-		s := Status{Name: name, Source: src.File + src.URL, LastAttempt: st.lastAttempt, LastError: st.lastError,
-			NextRefresh: st.nextRefresh}
 		switch {
-		case valid(st.upload, now):
-			s.Current, s.Uploaded = st.upload, true
-		case st.current != nil:
-			s.Current, s.Expired = st.current, !valid(st.current, now)
+		case valid(upload, now):
+			s.Current, s.Uploaded = upload, true
+		case current != nil:
+			s.Current, s.Expired = current, !valid(current, now)
 		}
 		out = append(out, s)
 	}
