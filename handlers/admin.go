@@ -85,6 +85,13 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 // adminPage wraps a page handler: a visitor without a session is sent to the admin login; a
 // session below level 4 or of someone not on the list gets 403; every POST needs the CSRF token.
 func (s *Server) adminPage(h func(*echo.Context, adminActor) error) echo.HandlerFunc {
+	// Only the admin profile's IdP may vouch for an admin: another configured IdP that can
+	// state level 4 (a generic one, a test one) must not become a way in. The profiles are fixed
+	// when the router is built, so this is looked up once.
+	adminIdP := ""
+	if p, ok := s.profile(s.Admin.Profile); ok {
+		adminIdP = p.IdP
+	}
 	return func(c *echo.Context) error {
 		s.rememberLocale(c)
 		c.Response().Header().Set("Cache-Control", "no-store")
@@ -102,12 +109,6 @@ func (s *Server) adminPage(h func(*echo.Context, adminActor) error) echo.Handler
 		}
 		id := sess.Identity
 		hash := s.nidHash(id.NationalID)
-		// Only the admin profile's IdP may vouch for an admin: another configured IdP that can
-		// state level 4 (a generic one, a test one) must not become a way in.
-		adminIdP := ""
-		if p, ok := s.profile(s.Admin.Profile); ok {
-			adminIdP = p.IdP
-		}
 		if id.Level < 4 || !s.Admin.Admins[hash] || id.IdP != adminIdP || id.NationalID == "" {
 			s.Log.Warn("admin access refused", "ref", c.Get(refKey), "nid_hash", hash, "level", id.Level)
 			return &pageError{Status: http.StatusForbidden, Key: "admin_forbidden", Reason: "admin",
@@ -160,8 +161,6 @@ func (s *Server) adminAudit(c *echo.Context, a adminActor, action, idp, result, 
 	s.trail(&session.AuditEvent{Time: s.Now(), Event: "admin", Result: result, Action: action, IdP: idp,
 		Person: a.who, Detail: detail, Ref: refOf(c)})
 }
-
-func refOf(c *echo.Context) string { r, _ := c.Get(refKey).(string); return r }
 
 // readMetadataUpload takes the document from a multipart file field "file" or a form field
 // "metadata" (pasted), or, for the API, the raw body.

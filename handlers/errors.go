@@ -76,6 +76,9 @@ func loginFailure(err error) *pageError {
 
 const refKey = "eidsp.ref"
 
+// refOf is the request's reference, set by the reference middleware ("" before it ran).
+func refOf(c *echo.Context) string { r, _ := c.Get(refKey).(string); return r }
+
 // reference gives every request a reference the user can quote and the log line carries.
 func (s *Server) reference(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
@@ -162,7 +165,7 @@ func (s *Server) handleError(c *echo.Context, err error) {
 	if pe.Retry == "" {
 		pe.Retry = "/"
 	}
-	ref, _ := c.Get(refKey).(string)
+	ref := refOf(c)
 	level := slog.LevelWarn
 	if pe.Status >= 500 {
 		level = slog.LevelError

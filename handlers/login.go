@@ -68,37 +68,53 @@ func (s *Server) login(c *echo.Context) error {
 	if err != nil {
 		return &pageError{Status: http.StatusInternalServerError, Key: "internal", Reason: "config", Err: err}
 	}
-	relay, err := session.NewID()
+	pending, browser, err := s.newPendingLogin(c, prof, returnTo, force, now)
 	if err != nil {
 		return err
 	}
-	browser, err := session.NewID()
-	if err != nil {
-		return err
-	}
-	loc := s.locale(c)
-	pending := &session.PendingLogin{
-		Key: relay, RequestID: reqID, IdP: idp.Name, Profile: prof.Name, ReturnTo: returnTo,
-		BrowserBinding: session.HashKey(browser), Locale: loc, MinLevel: prof.MinLevel, ForceAuthn: force,
-		CreatedAt: now, ExpiresAt: now.Add(s.Opt.PendingTTL),
-	}
-	target, err := s.signer(idp, now).RedirectURL(idp.SSOURL, saml.ParamSAMLRequest, xml, relay, [][2]string{{"locale", loc}})
+	pending.RequestID, pending.IdP = reqID, idp.Name
+	target, err := s.signer(idp, now).RedirectURL(idp.SSOURL, saml.ParamSAMLRequest, xml, pending.Key, [][2]string{{"locale", pending.Locale}})
 	if err != nil {
 		return &pageError{Status: http.StatusInternalServerError, Key: "internal", Reason: "config", Err: err}
-	}
-	if err := s.Store.PutPending(c.Request().Context(), pending); err != nil {
-		return fmt.Errorf("store pending login: %w", err)
 	}
 	sameSite := http.SameSiteLaxMode
 	if idp.Binding == saml.BindingHTTPPost && s.secure() {
 		// The IdP's form POST is a cross-site request: a Lax cookie would not come back.
 		sameSite = http.SameSiteNoneMode
 	}
-	c.SetCookie(&http.Cookie{Name: bindingCookie(relay), Value: browser, Path: "/saml/acs",
-		MaxAge: int(s.Opt.PendingTTL / time.Second), HttpOnly: true, Secure: s.secure(), SameSite: sameSite})
+	if err := s.putPending(c, pending, browser, "/saml/acs", sameSite); err != nil {
+		return err
+	}
 	s.Log.Info("login started", "ref", c.Get(refKey), "profile", prof.Name, "idp", idp.Name,
 		"request_id", reqID, "force_authn", force, "client_ip", c.RealIP())
 	return c.Redirect(http.StatusFound, target)
+}
+
+// newPendingLogin is a login for prof under a fresh random key (the SAML RelayState, the OIDC
+// state), and the random browser-binding value whose hash it holds. Both protocols start here.
+func (s *Server) newPendingLogin(c *echo.Context, prof *Profile, returnTo string, force bool, now time.Time) (*session.PendingLogin, string, error) {
+	relay, err := session.NewID()
+	if err != nil {
+		return nil, "", err
+	}
+	browser, err := session.NewID()
+	if err != nil {
+		return nil, "", err
+	}
+	return &session.PendingLogin{Key: relay, IdP: prof.IdP, Profile: prof.Name, ReturnTo: returnTo,
+		BrowserBinding: session.HashKey(browser), Locale: s.locale(c), MinLevel: prof.MinLevel, ForceAuthn: force,
+		CreatedAt: now, ExpiresAt: now.Add(s.Opt.PendingTTL)}, browser, nil
+}
+
+// putPending stores pl and sets its browser-binding cookie, scoped to path (where the answer
+// comes back; takePending clears it there).
+func (s *Server) putPending(c *echo.Context, pl *session.PendingLogin, browser, path string, sameSite http.SameSite) error {
+	if err := s.Store.PutPending(c.Request().Context(), pl); err != nil {
+		return fmt.Errorf("store pending login: %w", err)
+	}
+	c.SetCookie(&http.Cookie{Name: bindingCookie(pl.Key), Value: browser, Path: path,
+		MaxAge: int(s.Opt.PendingTTL / time.Second), HttpOnly: true, Secure: s.secure(), SameSite: sameSite})
+	return nil
 }
 
 // takePending consumes the pending login named by RelayState and checks that this browser

@@ -56,31 +56,19 @@ func (s *Server) onBehalfOf(profile string) string {
 // loginOIDC starts an authorization code flow: a pending login under a random state, a
 // browser-binding cookie scoped to the callback, and a redirect to the provider.
 func (s *Server) loginOIDC(c *echo.Context, prof *Profile, op OIDCClient, returnTo string, force bool) error {
-	now := s.Now()
-	relay, err := session.NewID()
+	pl, browser, err := s.newPendingLogin(c, prof, returnTo, force, s.Now())
 	if err != nil {
 		return err
 	}
-	browser, err := session.NewID()
-	if err != nil {
-		return err
-	}
-	pl := &session.PendingLogin{Key: relay, IdP: prof.IdP, Profile: prof.Name, ReturnTo: returnTo,
-		BrowserBinding: session.HashKey(browser), Locale: s.locale(c), MinLevel: prof.MinLevel, ForceAuthn: force,
-		CreatedAt: now, ExpiresAt: now.Add(s.Opt.PendingTTL)}
 	a := s.oidcParams(pl)
 	pl.RequestID = a.Nonce
 	target, err := op.AuthURL(c.Request().Context(), a)
 	if err != nil {
-		pe := loginFailure(oidcAsLoginError(err))
-		pe.Retry = retryURL(pl)
-		return pe
+		return oidcLoginFailure(pl, err)
 	}
-	if err := s.Store.PutPending(c.Request().Context(), pl); err != nil {
-		return fmt.Errorf("store pending login: %w", err)
+	if err := s.putPending(c, pl, browser, oidcCallbackPath, http.SameSiteLaxMode); err != nil {
+		return err
 	}
-	c.SetCookie(&http.Cookie{Name: bindingCookie(relay), Value: browser, Path: oidcCallbackPath,
-		MaxAge: int(s.Opt.PendingTTL / time.Second), HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 	s.Log.Info("login started", "ref", c.Get(refKey), "profile", prof.Name, "idp", prof.IdP, "protocol", "oidc",
 		"force_authn", force, "client_ip", c.RealIP())
 	return c.Redirect(http.StatusFound, target)
@@ -112,9 +100,7 @@ func (s *Server) oidcCallback(c *echo.Context) error {
 // token travels in NameIDFormat as the id_token_hint of RP-initiated logout.
 func (s *Server) finishOIDC(c *echo.Context, pl *session.PendingLogin, res *oidc.Result, verr error) error {
 	if verr != nil {
-		pe := loginFailure(oidcAsLoginError(verr))
-		pe.Retry = retryURL(pl)
-		return pe
+		return oidcLoginFailure(pl, verr)
 	}
 	id := res.Identity
 	id.IdP = pl.IdP
@@ -127,6 +113,13 @@ func (s *Server) finishOIDC(c *echo.Context, pl *session.PendingLogin, res *oidc
 	}
 	id.NameIDFormat = res.IDToken
 	return s.createSession(c, pl, id, time.Time{})
+}
+
+// oidcLoginFailure is the page of an OIDC rejection of pl's login, with a retry of it.
+func oidcLoginFailure(pl *session.PendingLogin, err error) *pageError {
+	pe := loginFailure(oidcAsLoginError(err))
+	pe.Retry = retryURL(pl)
+	return pe
 }
 
 // oidcAsLoginError gives an OIDC rejection the shape loginFailure reads: the same reason

@@ -27,8 +27,5 @@ func (s *Server) SPMetadataAt(now time.Time) []byte {
 	if s.SPMetadataFunc != nil {
 		return s.SPMetadataFunc(now, s.rolledOver(now))
 	}
-	if s.SPMetadataRolledOver != nil && s.rolledOver(now) {
-		return s.SPMetadataRolledOver
-	}
 	return s.SPMetadata
 }

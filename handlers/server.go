@@ -125,15 +125,14 @@ type Server struct {
 	SPMetadata []byte
 	Metrics    Observer // nil: no metrics, no GET /metrics
 	// Key rollover: from RolloverAt (zero: never) every request is signed with each IdP's
-	// NextSigner and GET /saml/metadata serves SPMetadataRolledOver, the metadata as it will
-	// read once the next key is promoted to current.
-	RolloverAt           time.Time
-	SPMetadataRolledOver []byte
+	// NextSigner and GET /saml/metadata serves SPMetadataFunc's rolled-over metadata, as it
+	// will read once the next key is promoted to current.
+	RolloverAt time.Time
 	// RolloverForced, when set, reports that an operator switched signing to the next key ahead
 	// of RolloverAt (eidsp rollover, or the admin pages); it is read at every request.
 	RolloverForced func() bool
 	// SPMetadataFunc, when set, builds the metadata served at now (validUntil moves with the
-	// date); it replaces SPMetadata and SPMetadataRolledOver.
+	// date); it replaces SPMetadata, which is served unchanged otherwise.
 	SPMetadataFunc func(now time.Time, rolledOver bool) []byte
 	// Expiring, when set, lists what /readyz reports the expiry of.
 	Expiring func() []Expiring

@@ -50,7 +50,8 @@ func baseURL(ln net.Listener) string {
 // development IdP through metadata, as an admin would with real ones.
 func newDevEnv(ctx context.Context, dataDir string, spLn, idpLn net.Listener, log *slog.Logger, now func() time.Time) (*devEnv, error) {
 	spBase, idpBase := baseURL(spLn), baseURL(idpLn)
-	if _, err := certs.EnsureDevKeyPair(dataDir, "sp", "eidsp development SP", now()); err != nil {
+	spKP, err := certs.EnsureDevKeyPair(dataDir, "sp", "eidsp development SP", now())
+	if err != nil {
 		return nil, err
 	}
 	idpKP, err := certs.EnsureDevKeyPair(dataDir, "devidp", "eidsp development IdP", now())
@@ -80,7 +81,7 @@ func newDevEnv(ctx context.Context, dataDir string, spLn, idpLn net.Listener, lo
 	}
 	cfg := config.Dev(dataDir, spLn.Addr().String(), spBase, metaFile)
 	cfg.SP.CertFile, cfg.SP.KeyFile = filepath.Join(dataDir, "sp.crt"), filepath.Join(dataDir, "sp.key")
-	ops, mux, err := devOIDC(cfg, dataDir, spBase, idpBase, idpKP, idp, log, now)
+	ops, mux, err := devOIDC(cfg, dataDir, spBase, idpBase, spKP, idpKP, idp, log, now)
 	if err != nil {
 		return nil, err
 	}
@@ -156,16 +157,12 @@ func envOr(key, def string) string {
 }
 
 // devOIDC starts the development OpenID providers (ID-porten OIDC with client_secret_basic,
-// BankID with private_key_jwt by the SP key and the nnin_altsub entitlement), registers the SP
+// BankID with private_key_jwt by the SP key spKP and the nnin_altsub entitlement), registers the SP
 // as their client, adds them and their profiles to cfg, and returns the IdP listener's handler.
-func devOIDC(cfg *config.Config, dataDir, spBase, idpBase string, idpKP *certs.KeyPair, idp *devidp.IdP, log *slog.Logger, now func() time.Time) (map[string]*oidcop.Provider, http.Handler, error) {
+func devOIDC(cfg *config.Config, dataDir, spBase, idpBase string, spKP, idpKP *certs.KeyPair, idp *devidp.IdP, log *slog.Logger, now func() time.Time) (map[string]*oidcop.Provider, http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/idp/", idp.Handler())
 	ops := map[string]*oidcop.Provider{}
-	spKP, err := certs.LoadKeyPair(cfg.SP.CertFile, cfg.SP.KeyFile)
-	if err != nil {
-		return nil, nil, err
-	}
 	secret, err := devSecret(filepath.Join(dataDir, "oidc-client.secret"))
 	if err != nil {
 		return nil, nil, err
