@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/eidsp/eidsp/devidp/internal/devkit"
 	"github.com/eidsp/eidsp/identity"
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/saml/xenc"
@@ -111,7 +111,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	cfg.Rand = &lockedReader{r: cfg.Rand}
+	cfg.Rand = devkit.NewLockedReader(cfg.Rand)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -178,17 +178,4 @@ func (cfg Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// lockedReader serialises reads: handlers run concurrently and a test's deterministic reader need
-// not be safe for that.
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(p)
 }

@@ -7,15 +7,11 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strings"
 
-	"github.com/eidsp/eidsp/templates"
+	"github.com/eidsp/eidsp/devidp/internal/devkit"
 )
 
-// Locales the pages speak. Northern Sami (se) falls back to Bokmål, as it did at ID-porten
-// for most eIDs.
-const defaultLocale = "nb"
-
+// The pages speak nb, nn and en; devkit.Locale maps a request's language to one of them.
 var catalogue = map[string]map[string]string{
 	"nb": {
 		"title":        "Innlogging (utviklings-IdP)",
@@ -197,28 +193,10 @@ var catalogue = map[string]map[string]string{
 // else the browser's Accept-Language, else Bokmål.
 func requestLocale(r *http.Request) string {
 	q, _ := url.ParseQuery(r.URL.RawQuery)
-	if l, ok := localeFor(q.Get("locale")); ok {
+	if l, ok := devkit.Locale(q.Get("locale")); ok {
 		return l
 	}
-	for _, tag := range templates.AcceptLanguage(r.Header.Get("Accept-Language")) {
-		if l, ok := localeFor(tag); ok {
-			return l
-		}
-	}
-	return defaultLocale
-}
-
-func localeFor(tag string) (string, bool) {
-	primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
-	switch primary {
-	case "nb", "no", "se":
-		return "nb", true
-	case "nn":
-		return "nn", true
-	case "en":
-		return "en", true
-	}
-	return "", false
+	return devkit.AcceptLocale(r.Header.Get("Accept-Language"))
 }
 
 const style = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;font-size:1.0625rem;line-height:1.5;max-width:40rem;margin:0 auto;padding:1rem;color:#1a1a1a;background:#fff}

@@ -39,7 +39,6 @@
 //	func (p *Provider) EndSessionURL(idTokenHint, postLogoutRedirect, state string) (string, bool)
 //	func ParseFrontChannelLogout(q url.Values) (iss, sid string, err error)
 //	func (p *Provider) Issuer() string
-//	func (p *Provider) Name() string
 //	func (p *Provider) DiscoveryStatus() (fetched time.Time, lastErr error)
 //	func ReasonOf(err error) Reason
 //	func Outcome(err error) string // cancelled | no_authn_context | idp_error for ReasonStatus

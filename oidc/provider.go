@@ -70,9 +70,6 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 // Issuer returns the configured (and discovered) issuer identifier.
 func (p *Provider) Issuer() string { return p.cfg.Issuer }
 
-// Name returns the configured IdP name.
-func (p *Provider) Name() string { return p.cfg.Name }
-
 // DiscoveryStatus reports when the discovery document in use was read, and the error of the
 // last refresh attempt (nil when it succeeded), for readiness checks and the admin pages.
 func (p *Provider) DiscoveryStatus() (fetched time.Time, lastErr error) {

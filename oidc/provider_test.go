@@ -409,8 +409,8 @@ func TestEndSessionURL(t *testing.T) {
 	if raw != op.issuer+"/endsession?client_id="+opClientID {
 		t.Errorf("EndSessionURL without hint = %s", raw)
 	}
-	if p.Issuer() != op.issuer || p.Name() != "idporten-test" {
-		t.Errorf("Issuer, Name = %q, %q", p.Issuer(), p.Name())
+	if p.Issuer() != op.issuer || p.cfg.Name != "idporten-test" {
+		t.Errorf("Issuer, cfg.Name = %q, %q", p.Issuer(), p.cfg.Name)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/eidsp/eidsp/devidp"
-	"github.com/eidsp/eidsp/templates"
+	"github.com/eidsp/eidsp/devidp/internal/devkit"
 )
 
 // authRequest is a checked authorization request.
@@ -161,7 +161,7 @@ func (p *Provider) parseAuthRequest(q url.Values, c Client, redirectURI string) 
 		return nil, invalidRequest("prompt must be login or none")
 	}
 	for _, tag := range strings.Fields(q.Get("ui_locales")) {
-		if l, ok := localeFor(tag); ok {
+		if l, ok := devkit.Locale(tag); ok {
 			req.locale = l
 			break
 		}
@@ -203,7 +203,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if req.locale == "" {
-		req.locale = acceptLocale(r)
+		req.locale = devkit.AcceptLocale(r.Header.Get("Accept-Language"))
 	}
 	p.continueLogin(w, r, req)
 }
@@ -515,29 +515,4 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 	p.pushed[uri] = &pushedRequest{req: req, expires: now.Add(parTTL)}
 	p.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]any{"request_uri": uri, "expires_in": int(parTTL / time.Second)})
-}
-
-// acceptLocale is the page language from the browser's Accept-Language, else Bokmål.
-func acceptLocale(r *http.Request) string {
-	for _, tag := range templates.AcceptLanguage(r.Header.Get("Accept-Language")) {
-		if l, ok := localeFor(tag); ok {
-			return l
-		}
-	}
-	return defaultLocale
-}
-
-// localeFor maps a language tag to a page language: nb, nn, en; Northern Sami (se) and
-// unspecified Norwegian fall back to Bokmål, as at ID-porten for most eIDs.
-func localeFor(tag string) (string, bool) {
-	primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
-	switch primary {
-	case "nb", "no", "se":
-		return "nb", true
-	case "nn":
-		return "nn", true
-	case "en":
-		return "en", true
-	}
-	return "", false
 }

@@ -11,10 +11,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/eidsp/eidsp/devidp"
+	"github.com/eidsp/eidsp/devidp/internal/devkit"
 	"github.com/eidsp/eidsp/identity"
 )
 
@@ -86,7 +86,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	cfg.Rand = &lockedReader{r: cfg.Rand}
+	cfg.Rand = devkit.NewLockedReader(cfg.Rand)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -297,17 +297,4 @@ func (p *preset) levelOf(acr string) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// lockedReader serialises reads: handlers run concurrently and a test's deterministic reader need
-// not be safe for that.
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(p)
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/eidsp/eidsp/devidp/internal/devkit"
 )
 
 // frontchannelFrame is one client told of the logout by an iframe (OpenID Connect Front-Channel
@@ -80,13 +82,13 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	}
 	locale := ""
 	for _, tag := range strings.Fields(q.Get("ui_locales")) {
-		if l, ok := localeFor(tag); ok {
+		if l, ok := devkit.Locale(tag); ok {
 			locale = l
 			break
 		}
 	}
 	if locale == "" {
-		locale = acceptLocale(r)
+		locale = devkit.AcceptLocale(r.Header.Get("Accept-Language"))
 	}
 
 	frames := p.endSession(cookieValue(r, p.cookie), hintSid, clientID)

@@ -6,9 +6,9 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
-)
 
-const defaultLocale = "nb"
+	"github.com/eidsp/eidsp/devidp/internal/devkit"
+)
 
 var catalogue = map[string]map[string]string{
 	"nb": {
@@ -205,6 +205,6 @@ func (p *Provider) internalError(w http.ResponseWriter, r *http.Request, err err
 }
 
 func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	l := acceptLocale(r)
+	l := devkit.AcceptLocale(r.Header.Get("Accept-Language"))
 	p.render(w, "error", status, pageCSP(nil), map[string]any{"Lang": l, "T": catalogue[l], "Message": msg})
 }

@@ -15,8 +15,7 @@ import (
 // session.MaxAuditEvents by insertion. LPUSH and LTRIM go in one MULTI, so the list never holds
 // more, whichever instance appends. The list has no TTL; the trim bounds it.
 func (s *Store) AppendAudit(ctx context.Context, e *session.AuditEvent) error {
-	e.Prepare(s.now())
-	v, err := json.Marshal(e)
+	v, err := e.Encode(s.now())
 	if err != nil {
 		return fmt.Errorf("session/redis: append audit: %w", err)
 	}

@@ -12,8 +12,7 @@ import (
 // insertion, in one transaction, so that no reader ever sees more and a failed trim leaves no
 // extra row behind.
 func (s *Store) AppendAudit(ctx context.Context, e *session.AuditEvent) (err error) {
-	e.Prepare(s.now())
-	v, err := json.Marshal(e)
+	v, err := e.Encode(s.now())
 	if err != nil {
 		return fmt.Errorf("session/sqlite: append audit: %w", err)
 	}
