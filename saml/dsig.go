@@ -238,21 +238,19 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, algs Algori
 	sig := children(el, NSDSig, "Signature")[0]
 	si := firstChild(sig, NSDSig, "SignedInfo")
 	ref := firstChild(si, NSDSig, "Reference")
-	sigHash, _ := hashFor(attrValue(firstChild(si, NSDSig, "SignatureMethod"), "Algorithm", ""))
+	sigHash, ok := hashFor(attrValue(firstChild(si, NSDSig, "SignatureMethod"), "Algorithm", ""))
+	if !ok {
+		return nil, reject(ReasonAlgorithm, "signature algorithm not supported")
+	}
 	digestHash, ok := digestFor(attrValue(firstChild(ref, NSDSig, "DigestMethod"), "Algorithm", ""))
 	if !ok {
 		return nil, reject(ReasonAlgorithm, "digest algorithm not supported")
 	}
-	siPrefixes, err := inclusivePrefixes(firstChild(si, NSDSig, "CanonicalizationMethod"))
-	if err != nil {
-		return nil, err
-	}
+	siPrefixes := inclusivePrefixes(firstChild(si, NSDSig, "CanonicalizationMethod"))
 	var refPrefixes []string
 	for _, t := range firstChild(ref, NSDSig, "Transforms").ChildElements() {
 		if attrValue(t, "Algorithm", "") == algExcC14N {
-			if refPrefixes, err = inclusivePrefixes(t); err != nil {
-				return nil, err
-			}
+			refPrefixes = inclusivePrefixes(t)
 		}
 	}
 	sigValue, err := base64Text(firstChild(sig, NSDSig, "SignatureValue"))
@@ -342,20 +340,13 @@ func checkC14NParams(method *etree.Element) error {
 }
 
 // inclusivePrefixes reads the InclusiveNamespaces PrefixList of an exclusive c14n method or
-// transform; checkSignatureShape admits no other parameter.
-func inclusivePrefixes(method *etree.Element) ([]string, error) {
+// transform; checkSignatureShape (checkC14NParams) has admitted no other parameter.
+func inclusivePrefixes(method *etree.Element) []string {
 	var out []string
-	params := method.ChildElements()
-	if len(params) > 1 {
-		return nil, reject(ReasonAlgorithm, "more than one canonicalization parameter")
-	}
-	for _, p := range params {
-		if p.Tag != "InclusiveNamespaces" || p.NamespaceURI() != algExcC14N {
-			return nil, reject(ReasonAlgorithm, "canonicalization parameter %s not allowed", p.Tag)
-		}
+	for _, p := range method.ChildElements() {
 		out = strings.Fields(attrValue(p, "PrefixList", ""))
 	}
-	return out, nil
+	return out
 }
 
 // base64Text decodes the text of DigestValue or SignatureValue (checkSignatureShape has checked

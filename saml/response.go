@@ -235,30 +235,11 @@ func (v Verifier) decrypt(ea *etree.Element, idp *IdP) (*etree.Element, error) {
 	return root, nil
 }
 
-// inheritedNamespaces are the namespace declarations in scope at el, nearest first, without
-// the reserved prefixes and an empty default namespace.
+// inheritedNamespaces are xenc.InScopeNamespaces as the parser's bindings.
 func inheritedNamespaces(el *etree.Element) []nsBinding {
 	var out []nsBinding
-	seen := map[string]bool{}
-	for e := el; e != nil; e = e.Parent() {
-		for _, a := range e.Attr {
-			var prefix string
-			switch {
-			case a.Space == "xmlns":
-				prefix = a.Key
-			case a.Space == "" && a.Key == "xmlns":
-			default:
-				continue
-			}
-			if seen[prefix] {
-				continue
-			}
-			seen[prefix] = true
-			if prefix == "xml" || prefix == "xmlns" || (prefix == "" && a.Value == "") {
-				continue
-			}
-			out = append(out, nsBinding{prefix, a.Value})
-		}
+	for _, ns := range xenc.InScopeNamespaces(el) {
+		out = append(out, nsBinding{ns.Prefix, ns.URI})
 	}
 	return out
 }

@@ -261,11 +261,11 @@ func isGoXMLName(s string) bool {
 	return ok && st.Name.Space == "" && st.Name.Local == s
 }
 
+// resolve is lookup (c14n.go) over the parser's scope, where the unbound default namespace
+// is no namespace rather than an error.
 func (p *xmlParser) resolve(prefix string) (string, bool) {
-	for i := len(p.ns) - 1; i >= 0; i-- {
-		if p.ns[i].prefix == prefix {
-			return p.ns[i].uri, true
-		}
+	if uri, ok := lookup(p.ns, prefix); ok {
+		return uri, true
 	}
 	return "", prefix == ""
 }
@@ -485,13 +485,18 @@ func (p *xmlParser) procInst() (string, error) {
 	if v := declParam("version", inst); v != "" && v != "1.0" {
 		return "", syntaxErr("unsupported XML version")
 	}
-	if enc := declParam("encoding", inst); enc != "" && !strings.EqualFold(enc, "utf-8") {
-		return "", syntaxErr("unsupported encoding")
-	}
+	// One check for the encoding, however encoding/xml (first "encoding=" followed by a quote)
+	// or libxml2 (spaces around "=") would find it: every encoding pseudo-attribute must say
+	// UTF-8, and a declaration that mentions encoding must have one.
 	if strings.Contains(inst, "encoding") {
-		m := xmlDeclEncoding.FindStringSubmatch(inst)
-		if m == nil || !strings.EqualFold(m[1]+m[2], "utf-8") {
+		ms := xmlDeclEncoding.FindAllStringSubmatch(inst, -1)
+		if ms == nil {
 			return "", syntaxErr("unsupported encoding")
+		}
+		for _, m := range ms {
+			if !strings.EqualFold(m[1]+m[2], "utf-8") {
+				return "", syntaxErr("unsupported encoding")
+			}
 		}
 	}
 	return inst, nil

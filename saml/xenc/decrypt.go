@@ -584,21 +584,22 @@ func checkElement(pt []byte) (rootInfo, error) {
 	return root, nil
 }
 
-// inheritNamespaces adds to the root start tag the namespace declarations in scope at the
-// container that the root does not make itself. XML Encryption decrypts an Element in the context
-// of the EncryptedData's parent, and xmlsec1 serializes an element without the declarations it
-// inherits, so without this a saml: prefix declared on the Response would be unbound.
-func inheritNamespaces(pt []byte, root rootInfo, container *etree.Element) []byte {
-	var decls bytes.Buffer
+// Namespace is one namespace declaration; Prefix "" is the default namespace.
+type Namespace struct{ Prefix, URI string }
+
+// InScopeNamespaces are the namespace declarations in scope at el, nearest first, without the
+// reserved prefixes and an empty default namespace: the context XML Encryption decrypts an
+// Element in when el is the EncryptedData's parent.
+func InScopeNamespaces(el *etree.Element) []Namespace {
+	var out []Namespace
 	seen := map[string]bool{}
-	for e := container; e != nil; e = e.Parent() {
+	for e := el; e != nil; e = e.Parent() {
 		for _, a := range e.Attr {
 			var prefix string
 			switch {
 			case a.Space == "xmlns":
 				prefix = a.Key
 			case a.Space == "" && a.Key == "xmlns":
-				prefix = ""
 			default:
 				continue
 			}
@@ -606,18 +607,33 @@ func inheritNamespaces(pt []byte, root rootInfo, container *etree.Element) []byt
 				continue
 			}
 			seen[prefix] = true
-			if root.declared[prefix] || prefix == "xml" || prefix == "xmlns" || (prefix == "" && a.Value == "") {
+			if prefix == "xml" || prefix == "xmlns" || (prefix == "" && a.Value == "") {
 				continue
 			}
-			decls.WriteString(" xmlns")
-			if prefix != "" {
-				decls.WriteString(":" + prefix)
-			}
-			decls.WriteString(`="`)
-			// EscapeText cannot fail writing to a bytes.Buffer.
-			_ = xml.EscapeText(&decls, []byte(a.Value))
-			decls.WriteString(`"`)
+			out = append(out, Namespace{prefix, a.Value})
 		}
+	}
+	return out
+}
+
+// inheritNamespaces adds to the root start tag the namespace declarations in scope at the
+// container that the root does not make itself. XML Encryption decrypts an Element in the context
+// of the EncryptedData's parent, and xmlsec1 serializes an element without the declarations it
+// inherits, so without this a saml: prefix declared on the Response would be unbound.
+func inheritNamespaces(pt []byte, root rootInfo, container *etree.Element) []byte {
+	var decls bytes.Buffer
+	for _, ns := range InScopeNamespaces(container) {
+		if root.declared[ns.Prefix] {
+			continue
+		}
+		decls.WriteString(" xmlns")
+		if ns.Prefix != "" {
+			decls.WriteString(":" + ns.Prefix)
+		}
+		decls.WriteString(`="`)
+		// EscapeText cannot fail writing to a bytes.Buffer.
+		_ = xml.EscapeText(&decls, []byte(ns.URI))
+		decls.WriteString(`"`)
 	}
 	if decls.Len() == 0 {
 		return pt
