@@ -120,6 +120,12 @@ type SPMetadataConfig struct {
 	OrganizationURL         string `yaml:"organization_url"`
 }
 
+// The session cache's default and largest TTL (session.cache_ttl).
+const (
+	DefaultSessionCacheTTL = time.Second
+	MaxSessionCacheTTL     = 10 * time.Second
+)
+
 // SessionConfig bounds the portal session.
 type SessionConfig struct {
 	CookieName  string        `yaml:"cookie_name"`
@@ -128,6 +134,19 @@ type SessionConfig struct {
 	// LoggedOutURL is where a finished logout sends the user (the portal's front page, say);
 	// empty shows eidsp's own "logged out" page.
 	LoggedOutURL string `yaml:"logged_out_url"`
+	// CacheTTL is how long an instance answers /auth, /session and proxied requests for a
+	// session from memory (session.Cache) before reading the store again: a logout that ends
+	// the session at another instance is seen here within this time (at this instance, at
+	// once). Default 1s; 0s turns the cache off; at most 10s.
+	CacheTTL *time.Duration `yaml:"cache_ttl"`
+}
+
+// SessionCacheTTL is session.cache_ttl, DefaultSessionCacheTTL when unset.
+func (s SessionConfig) SessionCacheTTL() time.Duration {
+	if s.CacheTTL == nil {
+		return DefaultSessionCacheTTL
+	}
+	return *s.CacheTTL
 }
 
 // SAMLConfig holds protocol limits shared by every IdP.
@@ -287,6 +306,10 @@ func (c *Config) Defaults() {
 	def(&c.Session.CookieName, "eidsp_session")
 	defD(&c.Session.IdleTimeout, 30*time.Minute)
 	defD(&c.Session.MaxLifetime, 120*time.Minute)
+	if c.Session.CacheTTL == nil {
+		ttl := DefaultSessionCacheTTL
+		c.Session.CacheTTL = &ttl
+	}
 	defD(&c.SAML.ClockSkew, 180*time.Second)
 	defD(&c.SAML.MaxResponseAge, 60*time.Second)
 	defD(&c.SAML.PendingTTL, 15*time.Minute)
@@ -409,6 +432,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Session.IdleTimeout <= 0 || c.Session.IdleTimeout > 30*time.Minute {
 		add("session.idle_timeout %s must be between 0 and 30m (Digdir verification test 8)", c.Session.IdleTimeout)
+	}
+	if ttl := c.Session.CacheTTL; ttl != nil && (*ttl < 0 || *ttl > MaxSessionCacheTTL) {
+		add("session.cache_ttl %s must be between 0s (off) and %s: a logout at another instance takes up to this long to be seen", *ttl, MaxSessionCacheTTL)
 	}
 	if c.Session.MaxLifetime < c.Session.IdleTimeout {
 		add("session.max_lifetime %s is shorter than session.idle_timeout", c.Session.MaxLifetime)

@@ -337,7 +337,12 @@ func BuildWith(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 			LoggedOutURL: cfg.Session.LoggedOutURL,
 			Upstream:     upstream, DefaultProfile: cfg.Proxy.DefaultProfile,
 		},
-		Store: store, Pages: pages, Log: log, Now: now,
+		// The handlers read sessions through the short-lived cache of session.cache_ttl (/auth
+		// and the reverse proxy read one session per request of a page); everything else, the
+		// store itself.
+		Store: session.NewCache(store, session.CacheOptions{TTL: cfg.Session.SessionCacheTTL(),
+			IdleTimeout: cfg.Session.IdleTimeout, Now: now}),
+		Pages: pages, Log: log, Now: now,
 		Verifier: saml.Verifier{
 			EntityID: cfg.SP.EntityID, DecryptionKeys: decryptionKeys,
 			Skew: cfg.SAML.ClockSkew, MaxAge: cfg.SAML.MaxResponseAge, Limits: saml.DefaultLimits(),

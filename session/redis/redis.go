@@ -437,3 +437,30 @@ func decodeTime(s string) (time.Time, error) {
 	}
 	return time.Unix(sec, nsec).UTC(), nil
 }
+
+// CountSessions reports the sessions stored, for the active-sessions gauge (optional, outside
+// session.Store, as in session/sqlite). Every session key expires with its ExpiresAt, so a key
+// that exists is a session whose absolute lifetime has not ended; idle ones are counted until a
+// request finds them idle, as in SQLite. It walks the key space with SCAN (no KEYS), about one
+// round trip per thousand keys, so it is for a scrape every few seconds, not a hot path.
+func (s *Store) CountSessions(ctx context.Context) (int, error) {
+	match := globEscape(s.prefix+kindSession) + "*"
+	var (
+		cursor uint64
+		n      int
+	)
+	for {
+		keys, next, err := s.rdb.Scan(ctx, cursor, match, countBatch).Result()
+		if err != nil {
+			return 0, fmt.Errorf("session/redis: count sessions: %w", err)
+		}
+		n += len(keys)
+		if next == 0 {
+			return n, nil
+		}
+		cursor = next
+	}
+}
+
+// countBatch is the COUNT hint of CountSessions' SCAN calls.
+const countBatch = 1000

@@ -718,3 +718,36 @@ func TestGlobEscape(t *testing.T) {
 		t.Errorf("claim under another prefix after Sweep: err = %v, want ErrReplay", err)
 	}
 }
+
+// The active-sessions gauge works on Redis too: sessions of this prefix only, deleted ones gone,
+// pending logins and claims not counted.
+func TestCountSessions(t *testing.T) {
+	needRedis(t)
+	clk := conformance.NewClock(conformance.Start)
+	s := newStore(t, Options{KeyPrefix: freshPrefix(), Now: clk.Now})
+	other := newStore(t, Options{KeyPrefix: freshPrefix(), Now: clk.Now})
+	ctx := context.Background()
+	var ids []string
+	for i := range 1500 { // more than one SCAN batch
+		sess := testSession(t, clk.Now(), "idporten", fmt.Sprintf("user-%d", i), "idx")
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, sess.ID)
+	}
+	if err := other.CreateSession(ctx, testSession(t, clk.Now(), "idporten", "someone", "idx")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Claim(ctx, "an-assertion", clk.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSession(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CountSessions(ctx); err != nil || n != 1499 {
+		t.Fatalf("CountSessions = %d, %v; want 1499", n, err)
+	}
+	if n, err := other.CountSessions(ctx); err != nil || n != 1 {
+		t.Fatalf("the other prefix: CountSessions = %d, %v; want 1", n, err)
+	}
+}

@@ -63,17 +63,27 @@ func runAuth(args []string) error {
 	go bare.Serve(ln)
 	defer bare.Close()
 	targets = append(targets, &target{name: "bare Echo", url: "http://" + ln.Addr().String() + "/auth", ids: []string{"x"}, cookie: "x"})
+	// Each store twice: as configured by default (session.cache_ttl 1s: the session cache
+	// answers a session read in the last second from memory) and with the cache off, every
+	// request reading the store.
+	off := time.Duration(0)
 	for _, store := range []string{"sqlite", "redis"} {
-		w, err := NewWorld(WorldOptions{Dir: scratch + "/" + store, Store: store, RedisAddr: rds.Addr})
-		if err != nil {
-			return err
+		for _, cache := range []*time.Duration{nil, &off} {
+			name, dir := "/auth "+store, scratch+"/"+store
+			if cache != nil {
+				name, dir = name+" nocache", dir+"-nocache"
+			}
+			w, err := NewWorld(WorldOptions{Dir: dir, Store: store, RedisAddr: rds.Addr, CacheTTL: cache})
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			ids, err := createSessions(w.Store, *sessions, 8)
+			if err != nil {
+				return err
+			}
+			targets = append(targets, &target{name: name, url: w.SPURL + "/auth", ids: ids, cookie: w.Config.Session.CookieName})
 		}
-		defer w.Close()
-		ids, err := createSessions(w.Store, *sessions, 8)
-		if err != nil {
-			return err
-		}
-		targets = append(targets, &target{name: "/auth " + store, url: w.SPURL + "/auth", ids: ids, cookie: w.Config.Session.CookieName})
 	}
 
 	tr := bench.NewTransport(*clients)
@@ -113,7 +123,7 @@ func runAuth(args []string) error {
 	defer rdb.Close()
 	cpu := func(t *target) (time.Duration, error) {
 		c := bench.ProcessCPU()
-		if t.name != "/auth redis" {
+		if !strings.HasPrefix(t.name, "/auth redis") {
 			return c, nil
 		}
 		info, err := rdb.Info(context.Background(), "cpu").Result()
@@ -146,7 +156,7 @@ func runAuth(args []string) error {
 				return fmt.Errorf("%s: no request succeeded: %v", t.name, res.FirstError)
 			}
 			perCPU := float64(res.OK) / (c1 - c0).Seconds()
-			line := fmt.Sprintf("run %d: %-12s %s; %.0f per CPU-second", rep, t.name, res, perCPU)
+			line := fmt.Sprintf("run %d: %-20s %s; %.0f per CPU-second", rep, t.name, res, perCPU)
 			if t.name == "bare Echo" {
 				bareRate, bareCPURate = res.PerSecond(), perCPU
 			} else {
@@ -168,7 +178,7 @@ func runAuth(args []string) error {
 	fmt.Println("(per CPU-second: requests per CPU-second of this process — server, load generator and, for Redis, redis-server's CPU too)")
 	if *cpuprofile != "" {
 		for _, t := range targets[1:] {
-			name := *cpuprofile + "-" + strings.TrimPrefix(t.name, "/auth ") + ".pprof"
+			name := *cpuprofile + "-" + strings.ReplaceAll(strings.TrimPrefix(t.name, "/auth "), " ", "-") + ".pprof"
 			f, err := os.Create(name)
 			if err != nil {
 				return err

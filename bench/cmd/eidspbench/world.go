@@ -20,7 +20,6 @@ import (
 	"github.com/eidsp/eidsp/handlers"
 	"github.com/eidsp/eidsp/saml"
 	"github.com/eidsp/eidsp/session"
-	"github.com/eidsp/eidsp/session/sqlite"
 )
 
 // WorldOptions say how to wire the SP.
@@ -28,11 +27,12 @@ type WorldOptions struct {
 	Dir       string // data directory: keys, SQLite file, metadata
 	Store     string // "sqlite" (default) or "redis"
 	RedisAddr string // with Store "redis"
-	// SyncNormal gives the SP's handlers a SQLite handle with synchronous=NORMAL on the same
-	// file (sqlite.SyncNormal); the configuration cannot choose it yet, and the background
-	// work (audit trail, metadata) keeps the FULL handle app.Build opened.
+	// SyncNormal opens the SQLite store with synchronous=NORMAL (store.synchronous: normal).
 	SyncNormal bool
-	Log        *slog.Logger
+	// CacheTTL, when set, is session.cache_ttl (0 turns the session cache off); unset, the
+	// product's default.
+	CacheTTL *time.Duration
+	Log      *slog.Logger
 }
 
 // World is an SP and the development IdP in this process, each on its own loopback listener,
@@ -103,6 +103,10 @@ func NewWorld(opt WorldOptions) (*World, error) {
 		cfg.Store.Redis.Addr = opt.RedisAddr
 		cfg.Store.Redis.KeyPrefix = "eidsp:"
 	}
+	if opt.SyncNormal {
+		cfg.Store.Synchronous = "normal"
+	}
+	cfg.Session.CacheTTL = opt.CacheTTL
 	if err := cfg.Validate(); err != nil {
 		return fail(fmt.Errorf("configuration: %w", err))
 	}
@@ -112,15 +116,6 @@ func NewWorld(opt WorldOptions) (*World, error) {
 		return fail(err)
 	}
 	srv, store := built.Server, built.Store
-	if opt.SyncNormal && opt.Store != "redis" {
-		normal, err := sqlite.Open(cfg.Store.Path, sqlite.Options{Synchronous: sqlite.SyncNormal})
-		if err != nil {
-			built.Store.Close()
-			return fail(err)
-		}
-		w.stop = append(w.stop, func() { normal.Close() })
-		srv.Store = normal
-	}
 	w.Server, w.Store = srv, store
 	// The background work of a running server (metadata refresh, the audit trail's writer) runs
 	// as in production, and stops before the store closes.

@@ -1,0 +1,144 @@
+package session
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// CacheOptions configures NewCache.
+type CacheOptions struct {
+	// TTL is how long a session read from the store may be answered from memory. A session
+	// ended through another instance (or another process on the same SQLite file) is still
+	// seen here for at most TTL; one ended through this Cache is gone at once. Zero or less
+	// means no cache: NewCache returns the store itself.
+	TTL time.Duration
+	// IdleTimeout is the caller's idle timeout: a cached copy whose LastSeen is that old is
+	// read again instead of being judged idle on what may be an older LastSeen than another
+	// instance has written since.
+	IdleTimeout time.Duration
+	// MaxEntries bounds the memory: when full, the cache starts over empty. Default 100,000.
+	MaxEntries int
+	// Now is the session clock (the one ExpiresAt and LastSeen are judged by); default
+	// time.Now. The TTL itself is always measured on the monotonic wall clock.
+	Now func() time.Time
+}
+
+// Cache is a Store that answers GetSession from memory for a short while, for forward-auth
+// (/auth) and reverse-proxy traffic, which reads the same session on every request of a page.
+// Only found sessions are kept, never "not found", so a session made at another instance is
+// seen at once. Every other method goes to the store; DeleteSession and
+// DeleteSessionsBySessionIndex also forget what they end, before and after the store does, and
+// an epoch keeps a read that raced with them from putting the ended session back.
+type Cache struct {
+	Store
+	opt CacheOptions
+
+	mu      sync.RWMutex
+	entries map[string]cacheEntry // by HashKey(id): no cookie value is kept in memory
+	epoch   uint64                // counts deletions; a read that saw another epoch is not kept
+}
+
+type cacheEntry struct {
+	sess      Session
+	freshTill time.Time // monotonic wall clock
+}
+
+// NewCache wraps st; with opt.TTL ≤ 0 it returns st unchanged.
+func NewCache(st Store, opt CacheOptions) Store {
+	if opt.TTL <= 0 {
+		return st
+	}
+	if opt.MaxEntries <= 0 {
+		opt.MaxEntries = 100_000
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Cache{Store: st, opt: opt, entries: map[string]cacheEntry{}}
+}
+
+// GetSession answers from memory while the copy is fresh, not expired and not near idle;
+// otherwise from the store.
+func (c *Cache) GetSession(ctx context.Context, id string) (*Session, error) {
+	key := HashKey(id)
+	c.mu.RLock()
+	e, ok := c.entries[key]
+	epoch := c.epoch
+	c.mu.RUnlock()
+	if ok && time.Now().Before(e.freshTill) {
+		now := c.opt.Now()
+		if now.Before(e.sess.ExpiresAt) && (c.opt.IdleTimeout <= 0 || now.Before(e.sess.LastSeen.Add(c.opt.IdleTimeout))) {
+			s := e.sess
+			s.ID = id
+			return &s, nil
+		}
+	}
+	sess, err := c.Store.GetSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.epoch == epoch {
+		if len(c.entries) >= c.opt.MaxEntries {
+			clear(c.entries)
+		}
+		kept := *sess
+		kept.ID = "" // the cookie value stays out of the cache
+		c.entries[key] = cacheEntry{sess: kept, freshTill: time.Now().Add(c.opt.TTL)}
+	}
+	c.mu.Unlock()
+	return sess, nil
+}
+
+// TouchSession writes through and moves the cached LastSeen forward.
+func (c *Cache) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
+	err := c.Store.TouchSession(ctx, id, lastSeen)
+	key := HashKey(id)
+	c.mu.Lock()
+	if e, ok := c.entries[key]; ok {
+		if err != nil {
+			delete(c.entries, key)
+		} else if lastSeen.After(e.sess.LastSeen) {
+			e.sess.LastSeen = lastSeen
+			c.entries[key] = e
+		}
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// DeleteSession forgets the session here and removes it from the store.
+func (c *Cache) DeleteSession(ctx context.Context, id string) error {
+	key := HashKey(id)
+	c.forget(func(m map[string]cacheEntry) { delete(m, key) })
+	err := c.Store.DeleteSession(ctx, id)
+	c.forget(func(m map[string]cacheEntry) { delete(m, key) })
+	return err
+}
+
+// DeleteSessionsBySessionIndex forgets every cached session of that IdP and NameID (and
+// SessionIndex, when given) and removes them from the store.
+func (c *Cache) DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, sessionIndex string) (int, error) {
+	drop := func(m map[string]cacheEntry) {
+		for k, e := range m {
+			if e.sess.Identity.IdP == idp && e.sess.Identity.NameID == nameID &&
+				(sessionIndex == "" || e.sess.Identity.SessionIndex == sessionIndex) {
+				delete(m, k)
+			}
+		}
+	}
+	c.forget(drop)
+	n, err := c.Store.DeleteSessionsBySessionIndex(ctx, idp, nameID, sessionIndex)
+	c.forget(drop)
+	return n, err
+}
+
+// forget applies drop under the lock and starts a new epoch, so that a GetSession that read the
+// store before the deletion does not keep what it read.
+func (c *Cache) forget(drop func(map[string]cacheEntry)) {
+	c.mu.Lock()
+	drop(c.entries)
+	c.epoch++
+	c.mu.Unlock()
+}
