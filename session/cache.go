@@ -24,12 +24,32 @@ type CacheOptions struct {
 	Now func() time.Time
 }
 
+// Invalidator is offered by a store that many instances share and that can tell each of them,
+// as it happens, which sessions were ended through any of them (session/redis, by pub/sub).
+// A Cache in front of such a store forgets those sessions at once instead of after its TTL.
+type Invalidator interface {
+	// WatchEnded calls report until ctx ends: Live once every later ending will be reported,
+	// Lost whenever endings may have been missed (then Live again when they no longer are), and
+	// each ended session (IDHash) or user (IdP, NameID, and SessionIndex or "" for all).
+	WatchEnded(ctx context.Context, report func(Ended))
+}
+
+// Ended is one report of an Invalidator.
+type Ended struct {
+	Live, Lost                bool
+	IDHash                    string // HashKey of the session ID
+	IdP, NameID, SessionIndex string
+}
+
 // Cache is a Store that answers GetSession from memory for a short while, for forward-auth
 // (/auth) and reverse-proxy traffic, which reads the same session on every request of a page.
 // Only found sessions are kept, never "not found", so a session made at another instance is
 // seen at once. Every other method goes to the store; DeleteSession and
 // DeleteSessionsBySessionIndex also forget what they end, before and after the store does, and
-// an epoch keeps a read that raced with them from putting the ended session back.
+// an epoch keeps a read that raced with them from putting the ended session back. When the store
+// is an Invalidator, sessions ended at other instances are forgotten as soon as the store reports
+// them, and nothing is cached while the reports may be incomplete; the TTL still bounds a copy's
+// age.
 type Cache struct {
 	Store
 	opt CacheOptions
@@ -37,6 +57,10 @@ type Cache struct {
 	mu      sync.RWMutex
 	entries map[string]cacheEntry // by HashKey(id): no cookie value is kept in memory
 	epoch   uint64                // counts deletions; a read that saw another epoch is not kept
+	// live is false while an Invalidator's reports may be incomplete: nothing is kept then.
+	live bool
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 type cacheEntry struct {
@@ -55,7 +79,50 @@ func NewCache(st Store, opt CacheOptions) Store {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Cache{Store: st, opt: opt, entries: map[string]cacheEntry{}}
+	c := &Cache{Store: st, opt: opt, entries: map[string]cacheEntry{}, live: true}
+	if inv, ok := st.(Invalidator); ok {
+		ctx, stop := context.WithCancel(context.Background())
+		c.live, c.stop, c.done = false, stop, make(chan struct{})
+		go func() {
+			defer close(c.done)
+			inv.WatchEnded(ctx, c.ended)
+		}()
+	}
+	return c
+}
+
+// ended applies one report of the store's Invalidator.
+func (c *Cache) ended(e Ended) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	switch {
+	case e.Lost || e.Live: // Lost alone: stop caching; Live (with or without Lost): start afresh
+		clear(c.entries)
+		c.live = e.Live
+	case e.IDHash != "":
+		delete(c.entries, e.IDHash)
+	default:
+		dropUser(c.entries, e.IdP, e.NameID, e.SessionIndex)
+	}
+}
+
+// Close stops watching the store's reports and closes the store.
+func (c *Cache) Close() error {
+	if c.stop != nil {
+		c.stop()
+		<-c.done
+	}
+	return c.Store.Close()
+}
+
+func dropUser(m map[string]cacheEntry, idp, nameID, sessionIndex string) {
+	for k, e := range m {
+		if e.sess.Identity.IdP == idp && e.sess.Identity.NameID == nameID &&
+			(sessionIndex == "" || e.sess.Identity.SessionIndex == sessionIndex) {
+			delete(m, k)
+		}
+	}
 }
 
 // GetSession answers from memory while the copy is fresh, not expired and not near idle;
@@ -79,7 +146,7 @@ func (c *Cache) GetSession(ctx context.Context, id string) (*Session, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	if c.epoch == epoch {
+	if c.epoch == epoch && c.live {
 		if len(c.entries) >= c.opt.MaxEntries {
 			clear(c.entries)
 		}
@@ -120,14 +187,7 @@ func (c *Cache) DeleteSession(ctx context.Context, id string) error {
 // DeleteSessionsBySessionIndex forgets every cached session of that IdP and NameID (and
 // SessionIndex, when given) and removes them from the store.
 func (c *Cache) DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, sessionIndex string) (int, error) {
-	drop := func(m map[string]cacheEntry) {
-		for k, e := range m {
-			if e.sess.Identity.IdP == idp && e.sess.Identity.NameID == nameID &&
-				(sessionIndex == "" || e.sess.Identity.SessionIndex == sessionIndex) {
-				delete(m, k)
-			}
-		}
-	}
+	drop := func(m map[string]cacheEntry) { dropUser(m, idp, nameID, sessionIndex) }
 	c.forget(drop)
 	n, err := c.Store.DeleteSessionsBySessionIndex(ctx, idp, nameID, sessionIndex)
 	c.forget(drop)

@@ -221,8 +221,8 @@ func TestMultiInstanceOnRedis(t *testing.T) {
 	if last := hops[len(hops)-1]; last.status != http.StatusOK {
 		t.Fatalf("logout on B ended with %d at %s", last.status, last.url)
 	}
-	// A answers from its session cache for at most session.cache_ttl (1s by default), then
-	// reads Redis again: the session is gone there for good.
+	// A forgets the session when Redis announces B's logout (pub/sub, a few microseconds after
+	// B answered), at the latest after session.cache_ttl (1s by default).
 	via(a)
 	ttl := cfg.Session.SessionCacheTTL()
 	deadline := time.Now().Add(ttl + 2*time.Second)

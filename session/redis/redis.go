@@ -231,8 +231,18 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time)
 
 // DeleteSession removes a session if it exists. Its index entry stays until Sweep or an
 // IdP-initiated logout of that user finds it pointing at nothing.
+//
+// The deletion and its announcement to every instance's session cache (WatchEnded) are one
+// MULTI/EXEC transaction: a session ended here is never left in another cache for want of a
+// message, while the connection to Redis holds.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if err := s.rdb.Del(ctx, s.key(kindSession, id)).Err(); err != nil {
+	idHash := session.HashKey(id)
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, s.prefix+kindSession+idHash)
+		p.Publish(ctx, s.prefix+channelEnded, endedSession+idHash)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("session/redis: delete session: %w", err)
 	}
 	return nil
@@ -250,6 +260,11 @@ func (s *Store) DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, s
 	if err != nil {
 		return 0, fmt.Errorf("session/redis: delete by session index: %w", err)
 	}
+	// Announced after the deletion, whether or not it found a session (another instance may
+	// have one cached that this one's index no longer listed). A failed announcement leaves
+	// other caches to their TTL: the deletion itself stands and is reported.
+	_ = s.rdb.Publish(ctx, s.prefix+channelEnded,
+		endedUser+strconv.Itoa(len(idp))+":"+idp+strconv.Itoa(len(nameID))+":"+nameID+sessionIndex).Err()
 	return n, nil
 }
 
@@ -464,3 +479,93 @@ func (s *Store) CountSessions(ctx context.Context) (int, error) {
 
 // countBatch is the COUNT hint of CountSessions' SCAN calls.
 const countBatch = 1000
+
+// The pub/sub channel (after the key prefix) on which every ended session is announced, and
+// the two kinds of message: one session by its ID hash, or every session of a user at an IdP
+// (length-prefixed IdP and NameID, then the SessionIndex, empty for all of them).
+const (
+	channelEnded = "ended"
+	endedSession = "s:"
+	endedUser    = "u:"
+)
+
+var _ session.Invalidator = (*Store)(nil)
+
+// WatchEnded subscribes to the sessions ended through any handle on this Redis and key prefix,
+// for session.Cache. It reports Live once subscribed (and again after every reconnection), Lost
+// whenever messages may have been missed (the subscription's connection failed; go-redis
+// reconnects and resubscribes by itself), and each ended session or user. It returns when ctx
+// ends.
+func (s *Store) WatchEnded(ctx context.Context, report func(session.Ended)) {
+	ps := s.rdb.Subscribe(ctx, s.prefix+channelEnded)
+	// Receive does not return when ctx ends while it waits for a message; closing does.
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		ps.Close()
+	}()
+	for {
+		msg, err := ps.Receive(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			report(session.Ended{Lost: true})
+			select { // go-redis reconnects on the next Receive; do not spin while Redis is down
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		switch m := msg.(type) {
+		case *goredis.Subscription:
+			if m.Kind == "subscribe" {
+				report(session.Ended{Live: true})
+			}
+		case *goredis.Message:
+			if e, ok := parseEnded(m.Payload); ok {
+				report(e)
+			} else {
+				report(session.Ended{Lost: true, Live: true}) // not ours: forget everything, to be safe
+			}
+		}
+	}
+}
+
+// parseEnded reads a message of DeleteSession or DeleteSessionsBySessionIndex.
+func parseEnded(p string) (session.Ended, bool) {
+	if h, ok := strings.CutPrefix(p, endedSession); ok {
+		return session.Ended{IDHash: h}, h != ""
+	}
+	rest, ok := strings.CutPrefix(p, endedUser)
+	if !ok {
+		return session.Ended{}, false
+	}
+	idp, rest, ok := cutLengthPrefixed(rest)
+	if !ok || idp == "" {
+		return session.Ended{}, false
+	}
+	nameID, rest, ok := cutLengthPrefixed(rest)
+	if !ok || nameID == "" {
+		return session.Ended{}, false
+	}
+	return session.Ended{IdP: idp, NameID: nameID, SessionIndex: rest}, true
+}
+
+// cutLengthPrefixed splits "N:" + N bytes off the front of s.
+func cutLengthPrefixed(s string) (string, string, bool) {
+	ns, rest, ok := strings.Cut(s, ":")
+	if !ok || len(ns) > 7 {
+		return "", "", false
+	}
+	n, err := strconv.Atoi(ns)
+	if err != nil || n < 0 || n > len(rest) {
+		return "", "", false
+	}
+	return rest[:n], rest[n:], true
+}

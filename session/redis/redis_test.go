@@ -751,3 +751,114 @@ func TestCountSessions(t *testing.T) {
 		t.Fatalf("the other prefix: CountSessions = %d, %v; want 1", n, err)
 	}
 }
+
+// A session cache in front of one instance forgets a session as soon as another instance ends
+// it: with a TTL of an hour, only the store's announcement can explain it.
+func TestCacheInvalidatedByOtherInstance(t *testing.T) {
+	needRedis(t)
+	clk := conformance.NewClock(conformance.Start)
+	prefix := freshPrefix()
+	a := newStore(t, Options{KeyPrefix: prefix, Now: clk.Now})
+	b := newStore(t, Options{KeyPrefix: prefix, Now: clk.Now})
+	raw := goredis.NewClient(&goredis.Options{Addr: shared.Addr()})
+	t.Cleanup(func() { raw.Close() })
+	ctx := context.Background()
+	c := session.NewCache(a, session.CacheOptions{TTL: time.Hour, Now: clk.Now})
+	create := func(nameID, index string) *session.Session {
+		t.Helper()
+		sess := testSession(t, clk.Now(), "idporten", nameID, index)
+		if err := b.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	found := func(id string) bool {
+		t.Helper()
+		_, err := c.GetSession(ctx, id)
+		if err != nil && !errors.Is(err, session.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	// Wait until the cache is subscribed and keeps what it reads: a probe deleted behind its
+	// back (no announcement) is still answered.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p := create("probe", "p")
+		found(p.ID)
+		if err := raw.Del(ctx, prefix+kindSession+session.HashKey(p.ID)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if found(p.ID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cache never kept a session: not subscribed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	gone := func(what, id string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); found(id); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s at the other instance: still answered from the cache", what)
+			}
+		}
+	}
+	s1, s2, s3 := create("alice", "i1"), create("bob", "i2"), create("carol", "i3")
+	for _, s := range []*session.Session{s1, s2, s3} {
+		if !found(s.ID) {
+			t.Fatal("a new session is not found")
+		}
+	}
+	if err := b.DeleteSession(ctx, s1.ID); err != nil {
+		t.Fatal(err)
+	}
+	gone("logout", s1.ID)
+	if n, err := b.DeleteSessionsBySessionIndex(ctx, "idporten", "bob", "i2"); err != nil || n != 1 {
+		t.Fatalf("DeleteSessionsBySessionIndex = %d, %v", n, err)
+	}
+	gone("LogoutRequest", s2.ID)
+	if !found(s3.ID) {
+		t.Fatal("another user's session was lost")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseEnded(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want session.Ended
+		ok   bool
+	}{
+		{"s:abc", session.Ended{IDHash: "abc"}, true},
+		{"u:8:idporten5:alicei1", session.Ended{IdP: "idporten", NameID: "alice", SessionIndex: "i1"}, true},
+		{"u:8:idporten5:alice", session.Ended{IdP: "idporten", NameID: "alice"}, true},
+		{"u:2:a:b:3:xyz", session.Ended{IdP: "a:", NameID: "xyz"}, false},
+		{"s:", session.Ended{}, false},
+		{"u:9:idporten5:alice", session.Ended{}, false},
+		{"u:0:5:alice", session.Ended{}, false},
+		{"u:-1:x", session.Ended{}, false},
+		{"u:99999999:x", session.Ended{}, false},
+		{"x:abc", session.Ended{}, false},
+		{"", session.Ended{}, false},
+	} {
+		got, ok := parseEnded(tc.in)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("parseEnded(%q) = %+v, %v; want %+v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func FuzzParseEnded(f *testing.F) {
+	f.Add("s:abc")
+	f.Add("u:8:idporten5:alicei1")
+	f.Fuzz(func(t *testing.T, p string) {
+		e, ok := parseEnded(p)
+		if ok && e.IDHash == "" && (e.IdP == "" || e.NameID == "") {
+			t.Fatalf("parseEnded(%q) accepted an empty target: %+v", p, e)
+		}
+	})
+}
