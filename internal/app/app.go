@@ -40,8 +40,10 @@ import (
 // App is a wired service provider.
 type App struct {
 	Server *handlers.Server
-	Store  session.Store
-	SPKey  *certs.KeyPair
+	// Store is what the handlers use: the store behind the session cache (session.cache_ttl);
+	// closing it stops the cache and closes the store.
+	Store session.Store
+	SPKey *certs.KeyPair
 	// NextSPKey is the key pair that takes over at sp.rollover_at; nil when none is configured.
 	NextSPKey *certs.KeyPair
 	// Registry holds the IdPs' metadata as it stands; Run refreshes it.
@@ -367,7 +369,7 @@ func BuildWith(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 		}
 	}
 	ok = true
-	return &App{Server: srv, Store: store, SPKey: kp, NextSPKey: next, Registry: reg, rollover: rollover, trail: trail, log: log}, nil
+	return &App{Server: srv, Store: srv.Store, SPKey: kp, NextSPKey: next, Registry: reg, rollover: rollover, trail: trail, log: log}, nil
 }
 
 var _ handlers.Observer = (*metrics.Metrics)(nil)

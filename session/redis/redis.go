@@ -515,6 +515,9 @@ func (s *Store) WatchEnded(ctx context.Context, report func(session.Ended)) {
 		}
 		if err != nil {
 			report(session.Ended{Lost: true})
+			if errors.Is(err, goredis.ErrClosed) {
+				return
+			}
 			select { // go-redis reconnects on the next Receive; do not spin while Redis is down
 			case <-ctx.Done():
 				return
