@@ -17,7 +17,8 @@ type CacheOptions struct {
 	// read again instead of being judged idle on what may be an older LastSeen than another
 	// instance has written since.
 	IdleTimeout time.Duration
-	// MaxEntries bounds the memory: when full, the cache starts over empty. Default 100,000.
+	// MaxEntries bounds the sessions read in one TTL period that are kept: when full, the cache
+	// starts over empty. Default 100,000.
 	MaxEntries int
 	// Now is the session clock (the one ExpiresAt and LastSeen are judged by); default
 	// time.Now. The TTL itself is always measured on the monotonic wall clock.
@@ -54,9 +55,13 @@ type Cache struct {
 	Store
 	opt CacheOptions
 
-	mu      sync.RWMutex
-	entries map[string]cacheEntry // by HashKey(id): no cookie value is kept in memory
-	epoch   uint64                // counts deletions; a read that saw another epoch is not kept
+	mu sync.RWMutex
+	// entries and older hold the copies read in this TTL period and the one before it, by
+	// HashKey(id) (no cookie value is kept in memory); every TTL the older ones are dropped, so
+	// the memory is what two periods' reads need, however many sessions there are.
+	entries, older map[string]cacheEntry
+	rotated        time.Time
+	epoch          uint64 // counts deletions; a read that saw another epoch is not kept
 	// live is false while an Invalidator's reports may be incomplete: nothing is kept then.
 	live bool
 	stop context.CancelFunc
@@ -79,7 +84,8 @@ func NewCache(st Store, opt CacheOptions) Store {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	c := &Cache{Store: st, opt: opt, entries: map[string]cacheEntry{}, live: true}
+	c := &Cache{Store: st, opt: opt, entries: map[string]cacheEntry{}, older: map[string]cacheEntry{},
+		rotated: time.Now(), live: true}
 	if inv, ok := st.(Invalidator); ok {
 		ctx, stop := context.WithCancel(context.Background())
 		c.live, c.stop, c.done = false, stop, make(chan struct{})
@@ -99,11 +105,14 @@ func (c *Cache) ended(e Ended) {
 	switch {
 	case e.Lost || e.Live: // Lost alone: stop caching; Live (with or without Lost): start afresh
 		clear(c.entries)
+		clear(c.older)
 		c.live = e.Live
 	case e.IDHash != "":
 		delete(c.entries, e.IDHash)
+		delete(c.older, e.IDHash)
 	default:
 		dropUser(c.entries, e.IdP, e.NameID, e.SessionIndex)
+		dropUser(c.older, e.IdP, e.NameID, e.SessionIndex)
 	}
 }
 
@@ -131,6 +140,9 @@ func (c *Cache) GetSession(ctx context.Context, id string) (*Session, error) {
 	key := HashKey(id)
 	c.mu.RLock()
 	e, ok := c.entries[key]
+	if !ok {
+		e, ok = c.older[key]
+	}
 	epoch := c.epoch
 	c.mu.RUnlock()
 	if ok && time.Now().Before(e.freshTill) {
@@ -147,8 +159,12 @@ func (c *Cache) GetSession(ctx context.Context, id string) (*Session, error) {
 	}
 	c.mu.Lock()
 	if c.epoch == epoch && c.live {
+		if t := time.Now(); t.Sub(c.rotated) >= c.opt.TTL {
+			c.older, c.entries, c.rotated = c.entries, map[string]cacheEntry{}, t
+		}
 		if len(c.entries) >= c.opt.MaxEntries {
 			clear(c.entries)
+			clear(c.older)
 		}
 		kept := *sess
 		kept.ID = "" // the cookie value stays out of the cache
@@ -163,12 +179,14 @@ func (c *Cache) TouchSession(ctx context.Context, id string, lastSeen time.Time)
 	err := c.Store.TouchSession(ctx, id, lastSeen)
 	key := HashKey(id)
 	c.mu.Lock()
-	if e, ok := c.entries[key]; ok {
-		if err != nil {
-			delete(c.entries, key)
-		} else if lastSeen.After(e.sess.LastSeen) {
-			e.sess.LastSeen = lastSeen
-			c.entries[key] = e
+	for _, m := range []map[string]cacheEntry{c.entries, c.older} {
+		if e, ok := m[key]; ok {
+			if err != nil {
+				delete(m, key)
+			} else if lastSeen.After(e.sess.LastSeen) {
+				e.sess.LastSeen = lastSeen
+				m[key] = e
+			}
 		}
 	}
 	c.mu.Unlock()
@@ -199,6 +217,7 @@ func (c *Cache) DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, s
 func (c *Cache) forget(drop func(map[string]cacheEntry)) {
 	c.mu.Lock()
 	drop(c.entries)
+	drop(c.older)
 	c.epoch++
 	c.mu.Unlock()
 }

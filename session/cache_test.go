@@ -292,3 +292,23 @@ func TestCacheOff(t *testing.T) {
 		t.Fatalf("TTL 0 gave %T, want the store itself", got)
 	}
 }
+
+// Copies are dropped two TTL periods after they were read: the memory follows the sessions
+// read lately, not every session ever read.
+func TestCacheForgetsOldCopies(t *testing.T) {
+	const ttl = 30 * time.Millisecond
+	w := newCacheWorld(t, ttl, session.CacheOptions{})
+	for i := range 10 {
+		w.get(w.newSession("n", string(rune('a'+i))))
+	}
+	if n := session.CacheLen(w.cache); n != 10 {
+		t.Fatalf("%d copies after 10 reads", n)
+	}
+	for range 2 {
+		time.Sleep(2 * ttl)
+		w.get(w.newSession("n", "later"))
+	}
+	if n := session.CacheLen(w.cache); n != 2 {
+		t.Fatalf("%d copies two periods later, want the 2 read since", n)
+	}
+}
