@@ -306,10 +306,6 @@ func (c *Config) Defaults() {
 	def(&c.Session.CookieName, "eidsp_session")
 	defD(&c.Session.IdleTimeout, 30*time.Minute)
 	defD(&c.Session.MaxLifetime, 120*time.Minute)
-	if c.Session.CacheTTL == nil {
-		ttl := DefaultSessionCacheTTL
-		c.Session.CacheTTL = &ttl
-	}
 	defD(&c.SAML.ClockSkew, 180*time.Second)
 	defD(&c.SAML.MaxResponseAge, 60*time.Second)
 	defD(&c.SAML.PendingTTL, 15*time.Minute)
@@ -433,8 +429,8 @@ func (c *Config) Validate() error {
 	if c.Session.IdleTimeout <= 0 || c.Session.IdleTimeout > 30*time.Minute {
 		add("session.idle_timeout %s must be between 0 and 30m (Digdir verification test 8)", c.Session.IdleTimeout)
 	}
-	if ttl := c.Session.CacheTTL; ttl != nil && (*ttl < 0 || *ttl > MaxSessionCacheTTL) {
-		add("session.cache_ttl %s must be between 0s (off) and %s: a logout at another instance takes up to this long to be seen", *ttl, MaxSessionCacheTTL)
+	if ttl := c.Session.SessionCacheTTL(); ttl < 0 || ttl > MaxSessionCacheTTL {
+		add("session.cache_ttl %s must be between 0s (off) and %s: a logout at another instance takes up to this long to be seen", ttl, MaxSessionCacheTTL)
 	}
 	if c.Session.MaxLifetime < c.Session.IdleTimeout {
 		add("session.max_lifetime %s is shorter than session.idle_timeout", c.Session.MaxLifetime)

@@ -99,20 +99,16 @@ func NewCache(st Store, opt CacheOptions) Store {
 
 // ended applies one report of the store's Invalidator.
 func (c *Cache) ended(e Ended) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.epoch++
 	switch {
 	case e.Lost || e.Live: // Lost alone: stop caching; Live (with or without Lost): start afresh
-		clear(c.entries)
-		clear(c.older)
+		c.mu.Lock() // one step: no read may keep a copy between the clearing and the verdict
+		c.forgetLocked(func(m map[string]cacheEntry) { clear(m) })
 		c.live = e.Live
+		c.mu.Unlock()
 	case e.IDHash != "":
-		delete(c.entries, e.IDHash)
-		delete(c.older, e.IDHash)
+		c.forget(func(m map[string]cacheEntry) { delete(m, e.IDHash) })
 	default:
-		dropUser(c.entries, e.IdP, e.NameID, e.SessionIndex)
-		dropUser(c.older, e.IdP, e.NameID, e.SessionIndex)
+		c.forget(func(m map[string]cacheEntry) { dropUser(m, e.IdP, e.NameID, e.SessionIndex) })
 	}
 }
 
@@ -159,7 +155,8 @@ func (c *Cache) GetSession(ctx context.Context, id string) (*Session, error) {
 	}
 	c.mu.Lock()
 	if c.epoch == epoch && c.live {
-		if t := time.Now(); t.Sub(c.rotated) >= c.opt.TTL {
+		t := time.Now()
+		if t.Sub(c.rotated) >= c.opt.TTL {
 			c.older, c.entries, c.rotated = c.entries, map[string]cacheEntry{}, t
 		}
 		if len(c.entries) >= c.opt.MaxEntries {
@@ -168,7 +165,7 @@ func (c *Cache) GetSession(ctx context.Context, id string) (*Session, error) {
 		}
 		kept := *sess
 		kept.ID = "" // the cookie value stays out of the cache
-		c.entries[key] = cacheEntry{sess: kept, freshTill: time.Now().Add(c.opt.TTL)}
+		c.entries[key] = cacheEntry{sess: kept, freshTill: t.Add(c.opt.TTL)}
 	}
 	c.mu.Unlock()
 	return sess, nil
@@ -212,12 +209,16 @@ func (c *Cache) DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, s
 	return n, err
 }
 
-// forget applies drop under the lock and starts a new epoch, so that a GetSession that read the
+// forget applies drop to both periods' copies under the lock and starts a new epoch, so that a GetSession that read the
 // store before the deletion does not keep what it read.
 func (c *Cache) forget(drop func(map[string]cacheEntry)) {
 	c.mu.Lock()
+	c.forgetLocked(drop)
+	c.mu.Unlock()
+}
+
+func (c *Cache) forgetLocked(drop func(map[string]cacheEntry)) {
 	drop(c.entries)
 	drop(c.older)
 	c.epoch++
-	c.mu.Unlock()
 }

@@ -263,8 +263,7 @@ func (s *Store) DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, s
 	// Announced after the deletion, whether or not it found a session (another instance may
 	// have one cached that this one's index no longer listed). A failed announcement leaves
 	// other caches to their TTL: the deletion itself stands and is reported.
-	_ = s.rdb.Publish(ctx, s.prefix+channelEnded,
-		endedUser+strconv.Itoa(len(idp))+":"+idp+strconv.Itoa(len(nameID))+":"+nameID+sessionIndex).Err()
+	_ = s.rdb.Publish(ctx, s.prefix+channelEnded, encodeEndedUser(idp, nameID, sessionIndex)).Err()
 	return n, nil
 }
 
@@ -538,6 +537,11 @@ func (s *Store) WatchEnded(ctx context.Context, report func(session.Ended)) {
 			}
 		}
 	}
+}
+
+// encodeEndedUser is DeleteSessionsBySessionIndex's message; parseEnded reads it back.
+func encodeEndedUser(idp, nameID, sessionIndex string) string {
+	return endedUser + strconv.Itoa(len(idp)) + ":" + idp + strconv.Itoa(len(nameID)) + ":" + nameID + sessionIndex
 }
 
 // parseEnded reads a message of DeleteSession or DeleteSessionsBySessionIndex.
