@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
-	dsig "github.com/russellhaering/goxmldsig"
 )
 
 // Algorithms are the signature and digest algorithms accepted from one IdP.
@@ -395,38 +394,75 @@ func (s Signer) alg() string {
 	return s.Alg
 }
 
-// SignEnveloped returns a copy of el with an enveloped signature placed right after its
-// saml:Issuer (the position the SAML schema requires), using exclusive c14n.
+// SignEnveloped signs el in place with an enveloped signature, placed right after its
+// saml:Issuer (the position the SAML schema requires), and returns el. The Reference points at
+// el's ID; both the reference and SignedInfo use exclusive c14n without an InclusiveNamespaces
+// list, canonicalized by excC14N from the tree itself (no copy), so what is signed is what
+// verifyEnveloped reads back. el must declare the namespaces it uses on itself or its ancestors.
 func (s Signer) SignEnveloped(el *etree.Element) (*etree.Element, error) {
 	if s.Key == nil || s.Cert == nil {
 		return nil, errors.New("signer has no key")
 	}
-	h, ok := hashFor(s.alg())
+	sigHash, ok := hashFor(s.alg())
 	if !ok {
 		return nil, fmt.Errorf("unsupported signature algorithm %q", s.alg())
 	}
-	ctx, err := dsig.NewSigningContext(s.Key, [][]byte{s.Cert.Raw})
+	digestAlg := AlgSHA256
+	switch sigHash {
+	case crypto.SHA1:
+		digestAlg = AlgSHA1
+	case crypto.SHA512:
+		digestAlg = AlgSHA512
+	}
+	id := el.SelectAttrValue("ID", "")
+	if id == "" {
+		return nil, errors.New("element to sign has no ID")
+	}
+	buf, err := excC14N(make([]byte, 0, 4096), el, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	ctx.Hash = h
-	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := ctx.SetSignatureMethod(s.alg()); err != nil {
-		return nil, err
-	}
-	signed, err := ctx.SignEnveloped(el)
-	if err != nil {
-		return nil, err
-	}
-	sig := signed.Child[len(signed.Child)-1].(*etree.Element)
-	signed.RemoveChildAt(len(signed.Child) - 1)
+	d := sigHash.New()
+	d.Write(buf)
+	digest := d.Sum(nil)
+
+	sig := etree.NewElement("ds:Signature")
+	sig.CreateAttr("xmlns:ds", NSDSig)
+	si := sig.CreateElement("ds:SignedInfo")
+	si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", algExcC14N)
+	si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", s.alg())
+	ref := si.CreateElement("ds:Reference")
+	ref.CreateAttr("URI", "#"+id)
+	tr := ref.CreateElement("ds:Transforms")
+	tr.CreateElement("ds:Transform").CreateAttr("Algorithm", algEnveloped)
+	tr.CreateElement("ds:Transform").CreateAttr("Algorithm", algExcC14N)
+	ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", digestAlg)
+	ref.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(digest))
+	sigValue := sig.CreateElement("ds:SignatureValue")
+	sig.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
+		SetText(base64.StdEncoding.EncodeToString(s.Cert.Raw))
+
 	pos := 0
-	for i, c := range signed.Child {
+	for i, c := range el.Child {
 		if e, ok := c.(*etree.Element); ok && e.Tag == "Issuer" {
 			pos = i + 1
 			break
 		}
 	}
-	signed.InsertChildAt(pos, sig)
-	return signed, nil
+	el.InsertChildAt(pos, sig)
+	// SignedInfo is canonicalized in place, inheriting el's namespace context as the verifier's
+	// will.
+	if buf, err = excC14N(buf[:0], si, nil, nil); err != nil {
+		el.RemoveChild(sig)
+		return nil, err
+	}
+	h := sigHash.New()
+	h.Write(buf)
+	value, err := rsa.SignPKCS1v15(nil, s.Key, sigHash, h.Sum(nil))
+	if err != nil {
+		el.RemoveChild(sig)
+		return nil, err
+	}
+	sigValue.SetText(base64.StdEncoding.EncodeToString(value))
+	return el, nil
 }

@@ -35,6 +35,7 @@ func runLogin(args []string) error {
 	floorDur := fs.Duration("floor", 3*time.Second, "length of each RSA floor measurement (one before, one after each run)")
 	reps := fs.Int("reps", 3, "repetitions")
 	cpuprofile := fs.String("cpuprofile", "", "after the repetitions, one more run under the CPU profiler, written here")
+	memprofile := fs.String("memprofile", "", "after the repetitions, one more run with every allocation sampled, the heap profile written here")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,7 +84,10 @@ func runLogin(args []string) error {
 	var ratios, cpuRatios, rates, floors []float64
 	for rep := 1; rep <= *reps; rep++ {
 		f1 := bench.MeasureRSA(key, runtime.GOMAXPROCS(0), *floorDur)
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		res, cpu := lc.run(*clients, *logins, *dur)
+		runtime.ReadMemStats(&m1)
 		f2 := bench.MeasureRSA(key, runtime.GOMAXPROCS(0), *floorDur)
 		if res.OK == 0 {
 			return fmt.Errorf("no login succeeded: %v", res.FirstError)
@@ -99,6 +103,9 @@ func runLogin(args []string) error {
 		fmt.Printf("run %d: RSA-2048 private-key ops/s on %d goroutines %.0f (before %.0f, after %.0f) → floor %.1f logins/s; measured %s; process CPU busy %.0f%% of %d CPUs; %.1f%% of the floor; per CPU-second: %.1f logins vs a floor of %.1f = %.1f%%\n",
 			rep, runtime.GOMAXPROCS(0), ops, f1.PerSecond, f2.PerSecond, floor, res, util*100, runtime.NumCPU(), ratio*100,
 			float64(res.OK)/cpu.Seconds(), (f1.PerCPUSecond+f2.PerCPUSecond)/2/float64(n), cpuRatio*100)
+		fmt.Printf("  per login (SP, IdP and clients together): %.0f allocations, %.1f KiB allocated; GC cycles in the run %d, GC CPU fraction since start %.1f%%\n",
+			float64(m1.Mallocs-m0.Mallocs)/float64(res.OK+res.Failed), float64(m1.TotalAlloc-m0.TotalAlloc)/1024/float64(res.OK+res.Failed),
+			m1.NumGC-m0.NumGC, m1.GCCPUFraction*100)
 		if res.Failed > 0 {
 			fmt.Printf("  first failure: %v\n", res.FirstError)
 		}
@@ -122,6 +129,23 @@ func runLogin(args []string) error {
 		pprof.StopCPUProfile()
 		f.Close()
 		fmt.Printf("profiled run: %s; process CPU %.1fs; profile in %s (labels role=sp|idp|client)\n", res, cpu.Seconds(), *cpuprofile)
+	}
+	if *memprofile != "" {
+		old := runtime.MemProfileRate
+		runtime.MemProfileRate = 1
+		res, _ := lc.run(*clients, *logins/4, *dur)
+		runtime.GC() // the profile is as of the last GC
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			return err
+		}
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+		runtime.MemProfileRate = old
+		if err != nil {
+			return err
+		}
+		fmt.Printf("allocation-profiled run: %s; profile in %s (go tool pprof -sample_index=alloc_space; it holds the allocations since the start, the runs above included)\n", res, *memprofile)
 	}
 	return nil
 }
