@@ -98,9 +98,9 @@ type Store interface {
 	GetDocument(ctx context.Context, key string) (*Document, error)
 	// DeleteDocument removes a document; an absent one is not an error.
 	DeleteDocument(ctx context.Context, key string) error
-	// AppendAudit adds an event to the audit trail, which keeps the MaxAuditEvents appended
-	// last. A zero Time is filled from the store's clock.
-	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// AppendAudit adds events to the audit trail, in order and all or none, and the trail
+	// keeps the MaxAuditEvents appended last. A zero Time is filled from the store's clock.
+	AppendAudit(ctx context.Context, events ...*AuditEvent) error
 	// RecentAudit returns at most n events, newest first (by Time, then by insertion).
 	RecentAudit(ctx context.Context, n int) ([]AuditEvent, error)
 	// Sweep deletes expired sessions, pending logins and claims.

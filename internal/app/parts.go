@@ -186,13 +186,32 @@ func (w *auditWriter) add(e *session.AuditEvent) {
 	}
 }
 
+// auditBatch bounds the events one store write carries: under load the queue fills while a
+// write is in flight, and the next write takes what has queued (one commit instead of many).
+const auditBatch = 64
+
 func (w *auditWriter) run() {
+	batch := make([]*session.AuditEvent, 0, auditBatch)
 	for e := range w.ch {
+		batch = append(batch[:0], e)
+	drain:
+		for len(batch) < auditBatch {
+			select {
+			case e, ok := <-w.ch:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, e)
+			default:
+				break drain
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := w.store.AppendAudit(ctx, e); err != nil {
-			w.log.Warn("writing the audit trail", "err", err)
+		if err := w.store.AppendAudit(ctx, batch...); err != nil {
+			w.log.Warn("writing the audit trail", "err", err, "events", len(batch))
 		}
 		cancel()
+		clear(batch)
 	}
 }
 

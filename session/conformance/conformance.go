@@ -83,6 +83,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ok/audit-order", testAuditOrder},
 		{"ok/audit-trim", testAuditTrim},
 		{"ok/audit-concurrent", testAuditConcurrent},
+		{"ok/audit-batch", testAuditBatch},
+		{"fail/audit-batch-cancelled-stores-none", testAuditBatchCancelled},
 		{"fail/context-cancelled", testContextCancelled},
 	}
 	for _, tc := range tests {
@@ -985,6 +987,50 @@ func testAuditTrim(t *testing.T, s session.Store, clk *Clock) {
 	slices.Reverse(want)
 	checkAudit(t, mustRecent(t, s, session.MaxAuditEvents+extra), want[:session.MaxAuditEvents])
 	checkAudit(t, mustRecent(t, s, 1), want[:1])
+}
+
+// One call with several events stores them in order, as that many calls would; a batch larger
+// than the trail keeps its newest MaxAuditEvents; an empty one changes nothing.
+func testAuditBatch(t *testing.T, s session.Store, clk *Clock) {
+	if err := s.AppendAudit(context.Background()); err != nil {
+		t.Fatalf("AppendAudit with no events: %v", err)
+	}
+	checkAudit(t, mustRecent(t, s, 10), nil)
+	a, b, c := newAuditEvent(clk, 0), newAuditEvent(clk, 0), newAuditEvent(clk, 1)
+	a.Ref, b.Ref, c.Ref = "a", "b", "c"
+	b.Time = time.Time{} // filled from the store's clock, which is a's time
+	if err := s.AppendAudit(context.Background(), &a, &b, &c); err != nil {
+		t.Fatalf("AppendAudit(a, b, c): %v", err)
+	}
+	if !b.Time.Equal(clk.Now()) {
+		t.Errorf("AppendAudit left b.Time = %v, want the store's clock %v", b.Time, clk.Now())
+	}
+	checkAudit(t, mustRecent(t, s, 10), []session.AuditEvent{c, b, a})
+
+	const extra = 3
+	batch := make([]*session.AuditEvent, session.MaxAuditEvents+extra)
+	var want []session.AuditEvent
+	for i := range batch {
+		e := newAuditEvent(clk, 10+i)
+		batch[i] = &e
+		want = append(want, e)
+	}
+	if err := s.AppendAudit(context.Background(), batch...); err != nil {
+		t.Fatalf("AppendAudit with %d events: %v", len(batch), err)
+	}
+	slices.Reverse(want)
+	checkAudit(t, mustRecent(t, s, session.MaxAuditEvents+extra), want[:session.MaxAuditEvents])
+}
+
+// A batch whose write fails stores none of it.
+func testAuditBatchCancelled(t *testing.T, s session.Store, clk *Clock) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a, b := newAuditEvent(clk, 0), newAuditEvent(clk, 1)
+	if err := s.AppendAudit(ctx, &a, &b); err == nil {
+		t.Fatal("AppendAudit with a cancelled context: no error")
+	}
+	checkAudit(t, mustRecent(t, s, 10), nil)
 }
 
 func testAuditConcurrent(t *testing.T, s session.Store, clk *Clock) {

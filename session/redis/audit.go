@@ -11,17 +11,25 @@ import (
 	"github.com/eidsp/eidsp/session"
 )
 
-// AppendAudit pushes an event onto the audit list and trims the list to the newest
+// AppendAudit pushes events onto the audit list and trims the list to the newest
 // session.MaxAuditEvents by insertion. LPUSH and LTRIM go in one MULTI, so the list never holds
 // more, whichever instance appends. The list has no TTL; the trim bounds it.
-func (s *Store) AppendAudit(ctx context.Context, e *session.AuditEvent) error {
-	v, err := e.Encode(s.now())
-	if err != nil {
-		return fmt.Errorf("session/redis: append audit: %w", err)
+func (s *Store) AppendAudit(ctx context.Context, events ...*session.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	now := s.now()
+	vals := make([]any, len(events))
+	for i, e := range events {
+		v, err := e.Encode(now)
+		if err != nil {
+			return fmt.Errorf("session/redis: append audit: %w", err)
+		}
+		vals[i] = v
 	}
 	key := s.prefix + keyAudit
-	_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.LPush(ctx, key, v)
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.LPush(ctx, key, vals...)
 		p.LTrim(ctx, key, 0, session.MaxAuditEvents-1)
 		return nil
 	})

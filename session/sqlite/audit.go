@@ -8,13 +8,21 @@ import (
 	"github.com/eidsp/eidsp/session"
 )
 
-// AppendAudit adds an event and trims the trail to the newest session.MaxAuditEvents by
+// AppendAudit adds events and trims the trail to the newest session.MaxAuditEvents by
 // insertion, in one transaction, so that no reader ever sees more and a failed trim leaves no
-// extra row behind.
-func (s *Store) AppendAudit(ctx context.Context, e *session.AuditEvent) (err error) {
-	v, err := e.Encode(s.now())
-	if err != nil {
-		return fmt.Errorf("session/sqlite: append audit: %w", err)
+// extra row behind. A batch costs one commit and one trim however many events it holds.
+func (s *Store) AppendAudit(ctx context.Context, events ...*session.AuditEvent) (err error) {
+	if len(events) == 0 {
+		return nil
+	}
+	now := s.now()
+	vals := make([]string, len(events))
+	for i, e := range events {
+		v, err := e.Encode(now)
+		if err != nil {
+			return fmt.Errorf("session/sqlite: append audit: %w", err)
+		}
+		vals[i] = string(v)
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -27,8 +35,11 @@ func (s *Store) AppendAudit(ctx context.Context, e *session.AuditEvent) (err err
 			tx.Rollback()
 		}
 	}()
-	if _, err = tx.StmtContext(ctx, s.stmts.insertAudit).ExecContext(ctx, unixNano(e.Time), string(v)); err != nil {
-		return fmt.Errorf("session/sqlite: append audit: %w", err)
+	insert := tx.StmtContext(ctx, s.stmts.insertAudit)
+	for i, e := range events {
+		if _, err = insert.ExecContext(ctx, unixNano(e.Time), vals[i]); err != nil {
+			return fmt.Errorf("session/sqlite: append audit: %w", err)
+		}
 	}
 	if _, err = tx.StmtContext(ctx, s.stmts.trimAudit).ExecContext(ctx, session.MaxAuditEvents-1); err != nil {
 		return fmt.Errorf("session/sqlite: append audit: trim: %w", err)

@@ -121,7 +121,8 @@ func NewWorld(opt WorldOptions) (*World, error) {
 	// as in production, and stops before the store closes.
 	bgCtx, stopBg := context.WithCancel(context.Background())
 	bgDone := make(chan struct{})
-	go func() { built.Run(bgCtx); close(bgDone) }()
+	// Labelled as the SP's: its goroutines (the audit writer's among them) are the SP's work.
+	go pprof.Do(bgCtx, pprof.Labels("role", bench.RoleSP), func(ctx context.Context) { built.Run(ctx); close(bgDone) })
 	w.stop = append(w.stop, func() { stopBg(); <-bgDone }, func() { store.Close() })
 	if err := idp.RegisterSP(srv.SPMetadataAt(time.Now())); err != nil {
 		return fail(err)
