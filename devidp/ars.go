@@ -67,7 +67,8 @@ func (i *IdP) redeem(value string, sp *serviceProvider) *outcome {
 // ArtifactResponse with Status Success and no message, as SAML core §3.5 and bindings §3.6.5 ask,
 // rather than a fault: the SP then sees an empty answer and refuses the login.
 func (i *IdP) serveArtifactResolve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(saml.DefaultLimits().MaxBytes)))
+	limit := int64(saml.DefaultLimits().MaxBytes)
+	body, err := saml.ReadAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	if err != nil {
 		i.fault(w, "soapenv:Client", "request too large or unreadable", err)
 		return

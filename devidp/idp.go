@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/url"
@@ -25,6 +26,9 @@ type IdP struct {
 	prefix  string // path of BaseURL + "/idp"
 	urls    struct{ metadata, sso, login, ars, slo, logout string }
 	csrfKey []byte // keys the form tokens of the admin page
+	// personRows are the login page's person choices, rendered once: [n][0] unchecked, [n][1]
+	// checked.
+	personRows [][2]template.HTML
 
 	mu        sync.Mutex
 	sps       map[string]*serviceProvider // by entityID
@@ -65,6 +69,10 @@ func New(cfg Config) (*IdP, error) {
 		sessions:  map[string]*ssoSession{},
 		artifacts: map[[20]byte]*issuedArtifact{},
 		walks:     map[string]*logoutWalk{},
+	}
+	var err error
+	if i.personRows, err = renderPersonRows(cfg.Persons); err != nil {
+		return nil, fmt.Errorf("devidp: login page: %w", err)
 	}
 	base := cfg.BaseURL + "/idp"
 	i.urls.metadata = base + "/metadata"

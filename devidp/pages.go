@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/eidsp/eidsp/devidp/internal/devkit"
 )
@@ -233,8 +234,7 @@ var pages = template.Must(template.New("login").Parse(`<!doctype html>
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
 <fieldset><legend>{{.T.person}}</legend>
-{{range $n, $p := .Persons}}<div class="person"><input type="radio" name="person" id="person-{{$n}}" value="{{$p.NationalID}}"{{if eq $p.NationalID $.Selected}} checked{{end}}> <label for="person-{{$n}}">{{$p.Name}} ({{$p.NationalID}})</label></div>
-{{end}}</fieldset>
+{{.PersonRows}}</fieldset>
 <fieldset><legend>{{.T.method}}</legend>
 {{range .Methods}}{{if .OTP}}<div class="otp"><p><strong>{{index $.T "otp_heading"}}</strong></p>
 <label for="password">{{index $.T "password"}}</label><input type="password" id="password" name="password" autocomplete="off">
@@ -246,6 +246,8 @@ var pages = template.Must(template.New("login").Parse(`<!doctype html>
 <button type="submit" name="action" value="cancel" class="cancel">{{.T.cancel}}</button>
 </form>
 </main></body></html>
+{{define "person"}}<div class="person"><input type="radio" name="person" id="person-{{.N}}" value="{{.P.NationalID}}"{{if .Checked}} checked{{end}}> <label for="person-{{.N}}">{{.P.Name}} ({{.P.NationalID}})</label></div>
+{{end}}
 {{define "post"}}<!doctype html>
 <html lang="{{.Lang}}">
 <head><meta charset="utf-8"><title>{{.T.post_title}}</title></head>
@@ -328,18 +330,44 @@ func (i *IdP) renderLogin(w http.ResponseWriter, p *pendingLogin, selected, errK
 	if selected == "" {
 		selected = i.cfg.Persons[0].NationalID
 	}
+	var rows strings.Builder
+	for n, p := range i.cfg.Persons {
+		rows.WriteString(string(i.personRows[n][boolIndex(p.NationalID == selected)]))
+	}
 	i.render(w, "login", http.StatusOK, map[string]any{
-		"Lang":     p.req.locale,
-		"T":        t,
-		"SP":       p.req.sp.entityID,
-		"Error":    t[errKey],
-		"Action":   i.urls.login,
-		"Token":    p.token,
-		"Persons":  i.cfg.Persons,
-		"Selected": selected,
-		"Methods":  p.req.methods(),
-		"OTP":      p.otp,
+		"Lang":       p.req.locale,
+		"T":          t,
+		"SP":         p.req.sp.entityID,
+		"Error":      t[errKey],
+		"Action":     i.urls.login,
+		"Token":      p.token,
+		"PersonRows": template.HTML(rows.String()), // #nosec G203 -- each row rendered by the "person" template
+		"Methods":    p.req.methods(),
+		"OTP":        p.otp,
 	})
+}
+
+// renderPersonRows renders the person choices of the login page once, each unchecked and
+// checked, with the page's own template: only the choice of which is checked varies by request.
+func renderPersonRows(persons []Person) ([][2]template.HTML, error) {
+	rows := make([][2]template.HTML, len(persons))
+	for n, p := range persons {
+		for checked := range 2 {
+			var b strings.Builder
+			if err := pages.ExecuteTemplate(&b, "person", map[string]any{"N": n, "P": p, "Checked": checked == 1}); err != nil {
+				return nil, err
+			}
+			rows[n][checked] = template.HTML(b.String()) // #nosec G203 -- escaped by html/template
+		}
+	}
+	return rows, nil
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // renderPost is the HTTP-POST binding: a form that submits itself to the ACS.

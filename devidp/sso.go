@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/beevik/etree"
 
 	"github.com/eidsp/eidsp/identity"
 	"github.com/eidsp/eidsp/saml"
@@ -502,17 +501,11 @@ func (i *IdP) deliver(w http.ResponseWriter, r *http.Request, o *outcome) {
 		if err == nil {
 			resp, err = i.cfg.Signer.SignEnveloped(resp)
 		}
-		var xml []byte
-		if err == nil {
-			doc := etree.NewDocument()
-			doc.SetRoot(resp)
-			xml, err = doc.WriteToBytes()
-		}
 		if err != nil {
 			i.internalError(w, r, err)
 			return
 		}
-		i.renderPost(w, o.req, base64.StdEncoding.EncodeToString(xml))
+		i.renderPost(w, o.req, base64.StdEncoding.EncodeToString(saml.Marshal(resp)))
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
-	"io"
 	"net/http"
 	"time"
 
@@ -102,11 +101,10 @@ func (s Signer) ArtifactResolve(id, issuer, destination, artifact string, now ti
 
 // SOAPEnvelope wraps el in a SOAP 1.1 envelope.
 func SOAPEnvelope(el *etree.Element) ([]byte, error) {
-	doc := etree.NewDocument()
-	env := doc.CreateElement("soapenv:Envelope")
+	env := etree.NewElement("soapenv:Envelope")
 	env.CreateAttr("xmlns:soapenv", NSSOAP11)
 	env.CreateElement("soapenv:Body").AddChild(el)
-	return doc.WriteToBytes()
+	return Marshal(env), nil
 }
 
 // SOAPClient posts SOAP messages to an IdP's back channel.
@@ -129,7 +127,7 @@ func (c SOAPClient) Call(ctx context.Context, url string, envelope []byte) ([]by
 		return nil, reject(ReasonTransport, "artifact resolution: %v", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxBytes+1))
+	body, err := ReadAll(resp.Body, resp.ContentLength, c.MaxBytes)
 	if err != nil {
 		return nil, reject(ReasonTransport, "reading SOAP response: %v", err)
 	}

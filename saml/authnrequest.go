@@ -101,7 +101,7 @@ func (r AuthnRequest) Build() ([]byte, error) {
 		rac.CreateAttr("Comparison", "minimum")
 		rac.CreateElement("saml:AuthnContextClassRef").SetText(identity.ClassRefForLevel(r.MinLevel))
 	}
-	return doc.WriteToBytes()
+	return Marshal(doc.Root()), nil
 }
 
 // FormatTime writes an xs:dateTime in UTC as SAML requires.

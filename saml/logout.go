@@ -57,7 +57,7 @@ func (r LogoutRequest) Build() ([]byte, error) {
 	for _, si := range r.SessionIndexes {
 		el.CreateElement("samlp:SessionIndex").SetText(si)
 	}
-	return doc.WriteToBytes()
+	return Marshal(doc.Root()), nil
 }
 
 // Build returns the LogoutResponse XML.
@@ -86,7 +86,7 @@ func (r LogoutResponse) Build() ([]byte, error) {
 		parent = parent.CreateElement("samlp:StatusCode")
 		parent.CreateAttr("Value", c)
 	}
-	return doc.WriteToBytes()
+	return Marshal(doc.Root()), nil
 }
 
 // Success reports whether the response's top-level status is Success.

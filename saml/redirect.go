@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -78,17 +77,18 @@ var flateWriters = sync.Pool{New: func() any {
 
 // deflate compresses msg as raw DEFLATE (RFC 1951), which the Redirect binding requires.
 func deflate(msg []byte) ([]byte, error) {
-	var buf bytes.Buffer
+	buf := getBuffer()
+	defer putBuffer(buf)
 	fw := flateWriters.Get().(*flate.Writer)
 	defer flateWriters.Put(fw)
-	fw.Reset(&buf)
+	fw.Reset(buf)
 	if _, err := fw.Write(msg); err != nil {
 		return nil, err
 	}
 	if err := fw.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 func (s Signer) signString(signed string) ([]byte, error) {
@@ -195,9 +195,10 @@ func ParseRedirect(rawQuery string, maxInflated int) (m *RedirectMessage, err er
 }
 
 func inflate(b []byte, max int) ([]byte, error) {
-	r := flate.NewReader(bytes.NewReader(b))
-	defer r.Close()
-	out, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+	r := newFlateReader(bytes.NewReader(b))
+	defer putFlateReader(r)
+	// A Redirect message inflates to a few times its compressed size; max bounds the guess.
+	out, err := ReadAll(r, int64(4*len(b)), int64(max))
 	if err != nil {
 		return nil, reject(ReasonMalformed, "inflate: %v", err)
 	}

@@ -244,27 +244,35 @@ func cipherValue(cd *etree.Element, maxLen int) ([]byte, error) {
 	if cv == nil {
 		return nil, fail("no CipherValue")
 	}
-	var b strings.Builder
+	n := 0
 	for _, tok := range cv.Child {
 		cd, ok := tok.(*etree.CharData)
 		if !ok {
 			return nil, fail("CipherValue holds more than text")
 		}
-		for i := 0; i < len(cd.Data); i++ {
-			switch c := cd.Data[i]; c {
+		n += len(cd.Data)
+	}
+	// The text without its whitespace, in one allocation no larger than the bound allows.
+	b := make([]byte, 0, min(n, base64.StdEncoding.EncodedLen(maxLen+3)+1))
+	for _, tok := range cv.Child {
+		data := tok.(*etree.CharData).Data
+		for i := 0; i < len(data); i++ {
+			switch c := data[i]; c {
 			case ' ', '\t', '\r', '\n':
 			default:
-				if base64.StdEncoding.DecodedLen(b.Len()+1) > maxLen+3 {
+				if base64.StdEncoding.DecodedLen(len(b)+1) > maxLen+3 {
 					return nil, fail("CipherValue too large")
 				}
-				b.WriteByte(c)
+				b = append(b, c)
 			}
 		}
 	}
-	raw, err := base64.StdEncoding.DecodeString(b.String())
+	raw := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
+	k, err := base64.StdEncoding.Decode(raw, b)
 	if err != nil {
 		return nil, fail("CipherValue is not valid base64")
 	}
+	raw = raw[:k]
 	if len(raw) > maxLen {
 		return nil, fail("CipherValue too large")
 	}

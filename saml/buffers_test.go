@@ -1,0 +1,102 @@
+package saml
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/beevik/etree"
+)
+
+func TestReadAll(t *testing.T) {
+	body := strings.Repeat("x", 3000)
+	for _, c := range []struct {
+		name             string
+		r                io.Reader
+		announced, limit int64
+		want             int // bytes returned
+		err              bool
+	}{
+		{"ok/announced-exactly", strings.NewReader(body), 3000, 10000, 3000, false},
+		{"ok/nothing-announced", strings.NewReader(body), -1, 10000, 3000, false},
+		{"ok/announced-too-little", strings.NewReader(body), 10, 10000, 3000, false},
+		{"ok/announced-too-much", strings.NewReader(body), 9000, 10000, 3000, false},
+		{"ok/one-byte-reads", iotest.OneByteReader(strings.NewReader(body)), 3000, 10000, 3000, false},
+		{"ok/empty", strings.NewReader(""), 0, 10000, 0, false},
+		{"ok/exactly-the-limit", strings.NewReader(body), 3000, 3000, 3000, false},
+		{"fail/over-the-limit-cut-at-limit-plus-one", strings.NewReader(body), 3000, 2000, 2001, false},
+		{"fail/over-the-limit-announced-more", strings.NewReader(body), 1 << 40, 2000, 2001, false},
+		{"fail/read-error", iotest.TimeoutReader(strings.NewReader(body)), 3000, 10000, 3000, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ReadAll(c.r, c.announced, c.limit)
+			if (err != nil) != c.err {
+				t.Fatalf("err = %v, want error %v", err, c.err)
+			}
+			if c.err {
+				if !errors.Is(err, iotest.ErrTimeout) {
+					t.Errorf("err = %v, want the reader's error", err)
+				}
+				return
+			}
+			if len(got) != c.want || string(got) != body[:c.want] {
+				t.Errorf("read %d bytes, want %d of the body", len(got), c.want)
+			}
+		})
+	}
+}
+
+// Marshal writes what etree's Document.WriteToBytes writes, and a pooled buffer keeps nothing
+// of the message before.
+func TestMarshalMatchesEtree(t *testing.T) {
+	for _, x := range []string{
+		`<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_a" Version="2.0"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">sp &amp; "co" &lt;x&gt;</saml:Issuer></samlp:LogoutRequest>`,
+		`<a b="1"/>`,
+		`<a>` + strings.Repeat(`<b c="&#xA;&#x9;">t</b>`, 500) + `</a>`,
+	} {
+		doc := etree.NewDocument()
+		if err := doc.ReadFromString(x); err != nil {
+			t.Fatal(err)
+		}
+		want, err := doc.WriteToBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if got := Marshal(doc.Root()); !bytes.Equal(got, want) {
+				t.Fatalf("Marshal =\n%s\nwant\n%s", got, want)
+			}
+		}
+	}
+}
+
+// A recycled decompressor inflates the next message as a new one would, also after one that
+// failed or was cut off at the limit.
+func TestInflateRecycled(t *testing.T) {
+	small, err := deflate([]byte("<a>small</a>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := deflate([]byte(strings.Repeat("<b>big</b>", 1000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := inflate(big, 100); err == nil {
+			t.Fatal("inflate over the limit: no error")
+		}
+		if _, err := inflate([]byte("not deflate at all \xff\xff"), 100); err == nil {
+			t.Fatal("inflate of garbage: no error")
+		}
+		if _, err := inflate(small[:len(small)/2], 100); err == nil {
+			t.Fatal("inflate of a truncated stream: no error")
+		}
+		got, err := inflate(small, 100)
+		if err != nil || string(got) != "<a>small</a>" {
+			t.Fatalf("inflate = %q, %v", got, err)
+		}
+	}
+}
