@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/eidsp/eidsp/identity"
 	"github.com/eidsp/eidsp/saml"
 )
