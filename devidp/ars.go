@@ -1,10 +1,11 @@
 package devidp
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/beevik/etree"
@@ -73,12 +74,18 @@ func (i *IdP) serveArtifactResolve(w http.ResponseWriter, r *http.Request) {
 		i.fault(w, "soapenv:Client", "request too large or unreadable", err)
 		return
 	}
-	sp := i.lookupSP(unverifiedIssuer(body))
-	if sp == nil {
-		i.fault(w, "soapenv:Client", "ArtifactResolve from an unknown service provider", nil)
+	// The claimed Issuer only picks the certificates that must then verify the message.
+	var sp *serviceProvider
+	id, issuer, artifact, err := saml.ParseArtifactResolve(body, func(claimed string) []*x509.Certificate {
+		if sp = i.lookupSP(claimed); sp == nil {
+			return nil
+		}
+		return sp.signingCerts
+	}, algorithms(), saml.DefaultLimits())
+	if err != nil && sp == nil && saml.ReasonOf(err) == saml.ReasonSignature {
+		i.fault(w, "soapenv:Client", "ArtifactResolve from an unknown service provider", err)
 		return
 	}
-	id, issuer, artifact, err := saml.ParseArtifactResolve(body, sp.signingCerts, algorithms(), saml.DefaultLimits())
 	if err != nil {
 		i.fault(w, "soapenv:Client", "ArtifactResolve rejected: "+string(saml.ReasonOf(err)), err)
 		return
@@ -127,36 +134,8 @@ func (i *IdP) serveArtifactResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	i.cfg.Logger.Info("devidp: artifact resolution", "sp", sp.entityID, "found", o != nil)
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(env)))
 	w.Write(env)
-}
-
-// unverifiedIssuer reads the Issuer of a SOAP ArtifactResolve only to pick the certificates that
-// must then verify it; "" when there is none.
-func unverifiedIssuer(body []byte) string {
-	doc, err := saml.ParseUntrusted(body, saml.DefaultLimits())
-	if err != nil {
-		return ""
-	}
-	env := doc.Root()
-	if env.Tag != "Envelope" || env.NamespaceURI() != saml.NSSOAP11 {
-		return ""
-	}
-	for _, b := range env.ChildElements() {
-		if b.Tag != "Body" || b.NamespaceURI() != saml.NSSOAP11 {
-			continue
-		}
-		for _, ar := range b.ChildElements() {
-			if ar.Tag != "ArtifactResolve" || ar.NamespaceURI() != saml.NSProtocol {
-				continue
-			}
-			for _, iss := range ar.ChildElements() {
-				if iss.Tag == "Issuer" && iss.NamespaceURI() == saml.NSAssertion {
-					return strings.TrimSpace(iss.Text())
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // fault answers with a SOAP 1.1 fault. msg is fixed text (plus a saml.Reason); err goes to the log.

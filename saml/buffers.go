@@ -44,7 +44,8 @@ func Marshal(el *etree.Element) []byte {
 // for none): within the limit it sizes the buffer, so that a body of the declared length costs
 // one allocation; a sender that lies about it only makes the buffer grow.
 func ReadAll(r io.Reader, announced, limit int64) ([]byte, error) {
-	size := int64(512)
+	// Without a length (a chunked answer) the first guess is a typical ArtifactResponse.
+	size := min(int64(16<<10), limit)
 	if announced > 0 {
 		size = min(announced, limit)
 	}

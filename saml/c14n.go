@@ -3,6 +3,7 @@ package saml
 import (
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 )
@@ -16,7 +17,9 @@ import (
 // signature; nil for none). inclusive is the InclusiveNamespaces PrefixList, "#default" standing
 // for the default namespace.
 func excC14N(dst []byte, el, skip *etree.Element, inclusive []string) ([]byte, error) {
-	c := c14n{buf: dst, skip: skip}
+	c := c14nStates.Get().(*c14n)
+	defer c.release()
+	c.buf, c.skip = dst, skip
 	for _, p := range inclusive {
 		if p == "#default" {
 			p = ""
@@ -24,13 +27,12 @@ func excC14N(dst []byte, el, skip *etree.Element, inclusive []string) ([]byte, e
 		c.inclusive = append(c.inclusive, p)
 	}
 	// The apex's namespace context: what its ancestors declare, nearest first wins.
-	var chain []*etree.Element
 	for a := el.Parent(); a != nil; a = a.Parent() {
-		chain = append(chain, a)
+		c.chain = append(c.chain, a)
 	}
 	c.scope = append(c.scope, nsBinding{"xml", nsXML})
-	for i := len(chain) - 1; i >= 0; i-- {
-		c.scope = appendDecls(c.scope, chain[i])
+	for i := len(c.chain) - 1; i >= 0; i-- {
+		c.scope = appendDecls(c.scope, c.chain[i])
 	}
 	if err := c.element(el); err != nil {
 		return nil, err
@@ -42,10 +44,42 @@ type c14n struct {
 	buf       []byte
 	skip      *etree.Element
 	inclusive []string
-	scope     []nsBinding // in-scope declarations of the input, innermost last
-	rendered  []nsBinding // declarations written to the output, innermost last
-	decls     []nsBinding // scratch: this element's declarations to write
-	attrs     []c14nAttr  // scratch
+	chain     []*etree.Element // the apex's ancestors, nearest first
+	scope     []nsBinding      // in-scope declarations of the input, innermost last
+	rendered  []nsBinding      // declarations written to the output, innermost last
+	decls     []nsBinding      // scratch: this element's declarations to write
+	attrs     []c14nAttr       // scratch
+}
+
+// c14nStates recycles the scratch space of canonicalization: every signature made or checked
+// canonicalizes twice.
+var c14nStates = sync.Pool{New: func() any { return new(c14n) }}
+
+// release empties c, keeping its slices' room but no reference into a document or the output,
+// and returns it to the pool.
+func (c *c14n) release() {
+	c.buf, c.skip = nil, nil
+	clear(c.inclusive)
+	clear(c.chain)
+	clear(c.scope)
+	clear(c.rendered)
+	clear(c.decls)
+	clear(c.attrs)
+	c.inclusive, c.chain, c.scope = c.inclusive[:0], c.chain[:0], c.scope[:0]
+	c.rendered, c.decls, c.attrs = c.rendered[:0], c.decls[:0], c.attrs[:0]
+	c14nStates.Put(c)
+}
+
+// c14nBuffers recycles the canonical forms, which are hashed and dropped.
+var c14nBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+func getC14NBuffer() *[]byte { return c14nBuffers.Get().(*[]byte) }
+
+func putC14NBuffer(p *[]byte, b []byte) {
+	if cap(b) <= maxPooledBuffer {
+		*p = b[:0]
+		c14nBuffers.Put(p)
+	}
 }
 
 type c14nAttr struct {

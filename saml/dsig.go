@@ -262,7 +262,9 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, algs Algori
 	}
 
 	// SignedInfo first: nothing it says is used until its signature holds.
-	buf, err := excC14N(nil, si, nil, siPrefixes)
+	bp := getC14NBuffer()
+	buf, err := excC14N((*bp)[:0], si, nil, siPrefixes)
+	defer func() { putC14NBuffer(bp, buf) }()
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +420,9 @@ func (s Signer) SignEnveloped(el *etree.Element) (*etree.Element, error) {
 	if id == "" {
 		return nil, errors.New("element to sign has no ID")
 	}
-	buf, err := excC14N(make([]byte, 0, 4096), el, nil, nil)
+	bp := getC14NBuffer()
+	buf, err := excC14N((*bp)[:0], el, nil, nil)
+	defer func() { putC14NBuffer(bp, buf) }()
 	if err != nil {
 		return nil, err
 	}

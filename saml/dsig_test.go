@@ -458,13 +458,22 @@ func TestArtifactResolveIndependent(t *testing.T) {
 			if alg == AlgRSASHA1 {
 				algs = algs.WithSHA1()
 			}
-			id, issuer, got, err := ParseArtifactResolve(env, []*x509.Certificate{sp.Cert}, algs, DefaultLimits())
+			var asked []string
+			keys := func(certs ...*x509.Certificate) func(string) []*x509.Certificate {
+				return func(issuer string) []*x509.Certificate { asked = append(asked, issuer); return certs }
+			}
+			id, issuer, got, err := ParseArtifactResolve(env, keys(sp.Cert), algs, DefaultLimits())
 			if err != nil || id != "_ar1" || issuer != "https://sp.example.no/saml" || got != art.String() {
 				t.Fatalf("ParseArtifactResolve = %q %q %q %v", id, issuer, got, err)
 			}
-			_, _, _, err = ParseArtifactResolve(env, []*x509.Certificate{other.Cert}, algs, DefaultLimits())
+			if len(asked) != 1 || asked[0] != "https://sp.example.no/saml" {
+				t.Errorf("keys asked for %q, want the claimed issuer once", asked)
+			}
+			_, _, _, err = ParseArtifactResolve(env, keys(other.Cert), algs, DefaultLimits())
 			wantReason(t, err, ReasonSignature)
-			_, _, _, err = ParseArtifactResolve([]byte(tampered), []*x509.Certificate{sp.Cert}, algs, DefaultLimits())
+			_, _, _, err = ParseArtifactResolve(env, keys(), algs, DefaultLimits())
+			wantReason(t, err, ReasonSignature)
+			_, _, _, err = ParseArtifactResolve([]byte(tampered), keys(sp.Cert), algs, DefaultLimits())
 			wantReason(t, err, ReasonSignature)
 		})
 	}

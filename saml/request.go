@@ -69,8 +69,10 @@ func ParseAuthnRequest(data []byte, lim Limits) (r *AuthnRequest, err error) {
 }
 
 // ParseArtifactResolve reads a SOAP ArtifactResolve and verifies its signature with the
-// requester's certificates. It returns the request ID, the issuer and the artifact.
-func ParseArtifactResolve(soap []byte, trusted []*x509.Certificate, algs Algorithms, lim Limits) (id, issuer, artifact string, err error) {
+// certificates trustedFor gives for the Issuer it claims (nil for an unknown requester: the
+// signature then fails), parsing the message once. It returns the request ID, the issuer and the
+// artifact.
+func ParseArtifactResolve(soap []byte, trustedFor func(issuer string) []*x509.Certificate, algs Algorithms, lim Limits) (id, issuer, artifact string, err error) {
 	defer guard(&err)
 	el, err := soapBody(soap, lim)
 	if err != nil {
@@ -79,7 +81,12 @@ func ParseArtifactResolve(soap []byte, trusted []*x509.Certificate, algs Algorit
 	if el.Tag != "ArtifactResolve" || el.NamespaceURI() != NSProtocol {
 		return "", "", "", reject(ReasonMalformed, "SOAP body is %s, not ArtifactResolve", el.Tag)
 	}
-	v, err := verifyEnveloped(el, trusted, algs)
+	// The Issuer as claimed picks the keys; the verified message must then name exactly it.
+	claimed := ""
+	if iss := firstChild(el, NSAssertion, "Issuer"); iss != nil {
+		claimed = strings.TrimSpace(text(iss))
+	}
+	v, err := verifyEnveloped(el, trustedFor(claimed), algs)
 	if err != nil {
 		return "", "", "", err
 	}
@@ -87,9 +94,12 @@ func ParseArtifactResolve(soap []byte, trusted []*x509.Certificate, algs Algorit
 	if err != nil {
 		return "", "", "", reject(ReasonIssuer, "%v", err)
 	}
+	if issuer = strings.TrimSpace(text(iss)); issuer != claimed {
+		return "", "", "", reject(ReasonIssuer, "issuer differs from the one whose keys verified it")
+	}
 	art, err := only(v, NSProtocol, "Artifact")
 	if err != nil {
 		return "", "", "", reject(ReasonArtifact, "%v", err)
 	}
-	return attrValue(v, "ID", ""), strings.TrimSpace(text(iss)), strings.TrimSpace(text(art)), nil
+	return attrValue(v, "ID", ""), issuer, strings.TrimSpace(text(art)), nil
 }

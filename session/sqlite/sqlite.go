@@ -325,34 +325,35 @@ func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
 }
 
 // TakePending deletes and returns a pending login. The DELETE ... RETURNING makes the removal
-// and the read one step, so only one caller can get the row. It runs in an explicit
-// transaction so that a failure to commit the delete is reported, not swallowed by closing the
-// result rows.
-func (s *Store) TakePending(ctx context.Context, key string) (_ *session.PendingLogin, err error) {
+// and the read one step, so only one caller can get the row. The statement commits on its own
+// (autocommit) when it runs to its end, so the rows are read to the end and their error checked:
+// a delete that failed to commit is reported, never returned as a login taken.
+func (s *Store) TakePending(ctx context.Context, key string) (*session.PendingLogin, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	rows, err := s.stmts.takePending.QueryContext(ctx, session.HashKey(key))
 	if err != nil {
 		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
+	defer rows.Close()
 	p := &session.PendingLogin{Key: key}
 	var created, expires int64
-	err = tx.StmtContext(ctx, s.stmts.takePending).QueryRowContext(ctx, session.HashKey(key)).
-		Scan(&p.RequestID, &p.IdP, &p.Profile, &p.ReturnTo, &p.BrowserBinding, &p.Locale,
-			&p.MinLevel, &p.ForceAuthn, &p.Purpose, &created, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
+	found := false
+	for rows.Next() {
+		if err := rows.Scan(&p.RequestID, &p.IdP, &p.Profile, &p.ReturnTo, &p.BrowserBinding, &p.Locale,
+			&p.MinLevel, &p.ForceAuthn, &p.Purpose, &created, &expires); err != nil {
+			return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
+		}
+		found = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
+	}
+	if !found {
 		return nil, session.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
-	}
-	if err = tx.Commit(); err != nil {
-		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
 	}
 	p.CreatedAt = fromUnixNano(created)
 	p.ExpiresAt = fromUnixNano(expires)

@@ -395,3 +395,43 @@ func sigkillChild(path string, sync Sync) {
 		fmt.Println(sess.ID)
 	}
 }
+
+// A take that cannot commit (another process holds the write lock past the busy timeout) is an
+// error, not a login handed out, and the pending login is still there to take afterwards.
+func TestTakePendingLockedFailsAndKeepsRow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eidsp.db")
+	s, err := Open(path, Options{BusyTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now()
+	p := &session.PendingLogin{Key: "relay-locked", RequestID: "_req", IdP: "idporten", Profile: "idporten",
+		ReturnTo: "/", BrowserBinding: "b", Locale: "nb", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if err := s.PutPending(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := rawDB(t, path).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TakePending(ctx, p.Key)
+	if err == nil || errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("TakePending under another's write lock = %+v, %v; want a store error", got, err)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.TakePending(ctx, p.Key); err != nil || got.RequestID != "_req" {
+		t.Fatalf("TakePending after the lock = %+v, %v; want the pending login kept", got, err)
+	}
+	if _, err := s.TakePending(ctx, p.Key); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("second TakePending = %v, want ErrNotFound", err)
+	}
+}
