@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -61,10 +60,11 @@ func runLogin(args []string) error {
 		return err
 	}
 	defer w.Close()
-	tr := bench.NewTransport(*clients)
-	defer tr.CloseIdleConnections()
-	lc := &loginClient{w: w, tr: tr, person: devidp.DefaultPersons()[0].NationalID}
-	if err := lc.login(true); err != nil { // positive control, with the session checked
+	lc := &loginClient{w: w, person: devidp.DefaultPersons()[0].NationalID}
+	control := newWire()
+	err = lc.login(control, true) // positive control, with the session checked
+	control.close()
+	if err != nil {
 		return fmt.Errorf("a single login fails: %w", err)
 	}
 	key := w.Server.Verifier.DecryptionKeys[0] // an RSA-2048 key like every key in the login
@@ -157,17 +157,25 @@ func median(xs []float64) float64 {
 }
 
 // loginClient plays browsers: each login has its own cookie jar (a new user, so the IdP shows
-// its login page instead of answering from an SSO session); the connections are shared.
+// its login page instead of answering from an SSO session); each client keeps its connections.
 type loginClient struct {
 	w      *World
-	tr     *http.Transport
 	person string
 }
 
 // run runs logins and reports them with the process's CPU time over the run.
 func (lc *loginClient) run(clients, total int, d time.Duration) (bench.LoadResult, time.Duration) {
+	wires := make([]*wire, clients)
+	for i := range wires {
+		wires[i] = newWire()
+	}
+	defer func() {
+		for _, w := range wires {
+			w.close()
+		}
+	}()
 	c0 := bench.ProcessCPU()
-	res := bench.RunLoad(clients, total, d, func(int, int) error { return lc.login(false) })
+	res := bench.RunLoad(clients, total, d, func(worker, _ int) error { return lc.login(wires[worker], false) })
 	return res, bench.ProcessCPU() - c0
 }
 
@@ -178,16 +186,15 @@ var (
 
 // login is one complete artifact login: /login → IdP SSO page → IdP form → ACS (artifact
 // resolution) → session cookie.
-func (lc *loginClient) login(check bool) error {
+func (lc *loginClient) login(c *wire, check bool) error {
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Transport: lc.tr, Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c.reset(jar)
 	sp := lc.w.SPURL
-	status, loc, _, err := get(c, sp+"/login?profile=buypass-smartcard&return_to=/")
+	status, loc, _, err := c.get(sp + "/login?profile=buypass-smartcard&return_to=/")
 	if err != nil || status != http.StatusFound || !strings.HasPrefix(loc, lc.w.IdPURL) {
 		return fmt.Errorf("/login: %d %q %v", status, loc, err)
 	}
-	status, _, body, err := get(c, loc)
+	status, _, body, err := c.get(loc)
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("IdP page: %d %v", status, err)
 	}
@@ -199,17 +206,11 @@ func (lc *loginClient) login(check bool) error {
 		action = lc.w.IdPURL + action
 	}
 	form := url.Values{"token": {token}, "person": {lc.person}, "method": {identity.InstrumentSmartCard}}
-	resp, err := c.PostForm(action, form)
-	if err != nil {
-		return err
+	status, acs, err := c.postForm(action, form)
+	if err != nil || status != http.StatusFound || !strings.HasPrefix(acs, sp+"/saml/acs?") {
+		return fmt.Errorf("IdP form: %d %q %v", status, acs, err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	acs := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(acs, sp+"/saml/acs?") {
-		return fmt.Errorf("IdP form: %d %q", resp.StatusCode, acs)
-	}
-	status, loc, _, err = get(c, acs)
+	status, loc, _, err = c.get(acs)
 	if err != nil || status != http.StatusSeeOther || loc != "/" {
 		return fmt.Errorf("ACS: %d %q %v", status, loc, err)
 	}
@@ -222,22 +223,12 @@ func (lc *loginClient) login(check bool) error {
 		return errors.New("ACS set no session cookie")
 	}
 	if check {
-		status, _, body, err := get(c, sp+"/session")
+		status, _, body, err := c.get(sp + "/session")
 		if err != nil || status != http.StatusOK || !strings.Contains(body, lc.person) {
 			return fmt.Errorf("/session after login: %d %v", status, err)
 		}
 	}
 	return nil
-}
-
-func get(c *http.Client, u string) (int, string, string, error) {
-	resp, err := c.Get(u)
-	if err != nil {
-		return 0, "", "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Location"), string(b), err
 }
 
 func first(re *regexp.Regexp, s string) string {
