@@ -113,6 +113,21 @@ type SOAPClient struct {
 	MaxBytes int64        // cap on the response body
 }
 
+// MaxIdleSOAPConns is how many idle connections to one IdP's back channel a SOAPClient from
+// NewSOAPClient keeps: as many as an instance has artifact resolutions in flight at a busy
+// moment. net/http's default of two made every resolution beyond the second in flight open
+// (and then close) a TCP and TLS connection of its own.
+const MaxIdleSOAPConns = 64
+
+// NewSOAPClient is a SOAPClient with its own transport (proxy from the environment as
+// net/http's default, MaxIdleSOAPConns idle connections per IdP) and the given timeout.
+func NewSOAPClient(timeout time.Duration, maxBytes int64) SOAPClient {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = MaxIdleSOAPConns
+	t.MaxIdleConns = 4 * MaxIdleSOAPConns
+	return SOAPClient{HTTP: &http.Client{Transport: t, Timeout: timeout}, MaxBytes: maxBytes}
+}
+
 // Call posts envelope to url and returns the response body. A SOAP fault, a non-200 status, an
 // oversized or unreachable answer is a ReasonTransport error.
 func (c SOAPClient) Call(ctx context.Context, url string, envelope []byte) ([]byte, error) {

@@ -2,11 +2,18 @@ package saml
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/beevik/etree"
 )
@@ -98,5 +105,42 @@ func TestInflateRecycled(t *testing.T) {
 		if err != nil || string(got) != "<a>small</a>" {
 			t.Fatalf("inflate = %q, %v", got, err)
 		}
+	}
+}
+
+// Concurrent artifact resolutions reuse their connections: a second burst as wide as the first
+// opens none.
+func TestSOAPClientKeepsConnections(t *testing.T) {
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(5 * time.Millisecond) // keep the burst's calls in flight together
+		w.Write([]byte("<ok/>"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := NewSOAPClient(5*time.Second, 1<<20)
+	const width = 16
+	burst := func() {
+		var wg sync.WaitGroup
+		for range width {
+			wg.Go(func() {
+				if _, err := c.Call(context.Background(), srv.URL, []byte("<x/>")); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	burst()
+	first := opened.Load()
+	burst()
+	if again := opened.Load() - first; again != 0 {
+		t.Errorf("second burst of %d calls opened %d new connections (first opened %d)", width, again, first)
 	}
 }

@@ -349,7 +349,7 @@ func BuildWith(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 			EntityID: cfg.SP.EntityID, DecryptionKeys: decryptionKeys,
 			Skew: cfg.SAML.ClockSkew, MaxAge: cfg.SAML.MaxResponseAge, Limits: saml.DefaultLimits(),
 		},
-		SOAP:     saml.SOAPClient{HTTP: &http.Client{Timeout: cfg.SAML.SOAPTimeout}, MaxBytes: cfg.SAML.MaxSOAPBytes},
+		SOAP:     saml.NewSOAPClient(cfg.SAML.SOAPTimeout, cfg.SAML.MaxSOAPBytes),
 		IdPs:     idps,
 		OIDC:     oidcProviders,
 		Profiles: profiles,
