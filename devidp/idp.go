@@ -29,6 +29,7 @@ type IdP struct {
 	// personRows are the login page's person choices, rendered once: [n][0] unchecked, [n][1]
 	// checked.
 	personRows [][2]template.HTML
+	loginPages *loginPages
 
 	mu        sync.Mutex
 	sps       map[string]*serviceProvider // by entityID
@@ -70,7 +71,11 @@ func New(cfg Config) (*IdP, error) {
 		artifacts: map[[20]byte]*issuedArtifact{},
 		walks:     map[string]*logoutWalk{},
 	}
-	var err error
+	marker, err := randomMarker(cfg.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("devidp: login page: %w", err)
+	}
+	i.loginPages = &loginPages{marker: marker, pages: map[loginPageKey]string{}}
 	if i.personRows, err = renderPersonRows(cfg.Persons); err != nil {
 		return nil, fmt.Errorf("devidp: login page: %w", err)
 	}

@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"html"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/eidsp/eidsp/devidp/internal/devkit"
 )
@@ -325,26 +330,108 @@ func (i *IdP) render(w http.ResponseWriter, name string, status int, data any) {
 }
 
 // renderLogin shows the login page of p; errKey names a catalogue message to show on top.
+//
+// The page differs between requests in the form token, the one-time code and which person is
+// checked; everything else follows from the locale, the SP, the methods offered and the error.
+// So the template runs once per such combination, with slot markers where the three go, and
+// each request fills the slots of the cached page.
 func (i *IdP) renderLogin(w http.ResponseWriter, p *pendingLogin, selected, errKey string) {
-	t := catalogue[p.req.locale]
 	if selected == "" {
 		selected = i.cfg.Persons[0].NationalID
 	}
-	var rows strings.Builder
-	for n, p := range i.cfg.Persons {
-		rows.WriteString(string(i.personRows[n][boolIndex(p.NationalID == selected)]))
+	methods := p.req.methods()
+	key := loginPageKey{locale: p.req.locale, sp: p.req.sp.entityID, errKey: errKey}
+	for _, m := range methods {
+		key.methods += m.ID + " "
 	}
-	i.render(w, "login", http.StatusOK, map[string]any{
-		"Lang":       p.req.locale,
-		"T":          t,
-		"SP":         p.req.sp.entityID,
-		"Error":      t[errKey],
-		"Action":     i.urls.login,
-		"Token":      p.token,
-		"PersonRows": template.HTML(rows.String()), // #nosec G203 -- each row rendered by the "person" template
-		"Methods":    p.req.methods(),
-		"OTP":        p.otp,
+	page, err := i.loginPages.get(key, func() (string, error) {
+		t := catalogue[p.req.locale]
+		var b strings.Builder
+		err := pages.ExecuteTemplate(&b, "login", map[string]any{
+			"Lang":       p.req.locale,
+			"T":          t,
+			"SP":         p.req.sp.entityID,
+			"Error":      t[errKey],
+			"Action":     i.urls.login,
+			"Token":      i.loginPages.slot(slotToken),
+			"PersonRows": template.HTML(i.loginPages.slot(slotPersons)), // #nosec G203 -- a slot marker, replaced by rendered rows
+			"Methods":    methods,
+			"OTP":        i.loginPages.slot(slotOTP),
+		})
+		return b.String(), err
 	})
+	if err != nil {
+		i.cfg.Logger.Error("devidp: template", "template", "login", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var rows strings.Builder
+	for n, person := range i.cfg.Persons {
+		rows.WriteString(string(i.personRows[n][boolIndex(person.NationalID == selected)]))
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", csp)
+	w.WriteHeader(http.StatusOK)
+	i.loginPages.fill(w, page, html.EscapeString(p.token), rows.String(), html.EscapeString(p.otp))
+}
+
+type loginPageKey struct{ locale, sp, errKey, methods string }
+
+const (
+	slotToken = iota
+	slotPersons
+	slotOTP
+)
+
+// loginPages caches rendered login pages by what they depend on besides the slots. The slot
+// markers are random per IdP, so no SP name or catalogue text can contain one.
+type loginPages struct {
+	marker string // slot n is marker + the digit n
+	mu     sync.Mutex
+	pages  map[loginPageKey]string
+}
+
+// maxLoginPages bounds the cache (SPs are registered at run time); past it pages are rendered
+// without being kept.
+const maxLoginPages = 256
+
+func (c *loginPages) slot(n int) string { return c.marker + strconv.Itoa(n) }
+
+func (c *loginPages) get(key loginPageKey, render func() (string, error)) (string, error) {
+	c.mu.Lock()
+	page, ok := c.pages[key]
+	c.mu.Unlock()
+	if ok {
+		return page, nil
+	}
+	page, err := render()
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if len(c.pages) < maxLoginPages {
+		c.pages[key] = page
+	}
+	c.mu.Unlock()
+	return page, nil
+}
+
+// fill writes page with its slots replaced by the (already escaped) values.
+func (c *loginPages) fill(w io.Writer, page string, values ...string) {
+	for {
+		i := strings.Index(page, c.marker)
+		if i < 0 || i+len(c.marker) >= len(page) {
+			io.WriteString(w, page)
+			return
+		}
+		io.WriteString(w, page[:i])
+		n := int(page[i+len(c.marker)] - '0')
+		if n >= 0 && n < len(values) {
+			io.WriteString(w, values[n])
+		}
+		page = page[i+len(c.marker)+1:]
+	}
 }
 
 // renderPersonRows renders the person choices of the login page once, each unchecked and
@@ -410,4 +497,14 @@ func (i *IdP) titleFor(r *http.Request) string {
 // renderLoggedOut is the IdP's own page at the end of a logout the user started here.
 func (i *IdP) renderLoggedOut(w http.ResponseWriter, locale string, partial bool) {
 	i.render(w, "logged_out", http.StatusOK, map[string]any{"Lang": locale, "T": catalogue[locale], "Partial": partial})
+}
+
+// randomMarker is a slot marker no page text contains: letters and digits, so that no escaper
+// changes it.
+func randomMarker(r io.Reader) (string, error) {
+	b := make([]byte, 12)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", err
+	}
+	return "slot" + hex.EncodeToString(b) + "x", nil
 }

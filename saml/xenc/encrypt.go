@@ -1,6 +1,7 @@
 package xenc
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rsa"
@@ -75,7 +76,15 @@ func Encrypt(el *etree.Element, pub *rsa.PublicKey, blockAlg, keyTransportAlg st
 	return ed, nil
 }
 
+// serialize writes el as a document of its own: with the namespace declarations it inherits
+// copied onto it when it has ancestors, as it is when it has none (no copy of the tree).
 func serialize(el *etree.Element) ([]byte, error) {
+	if el.Parent() == nil {
+		var b bytes.Buffer
+		b.Grow(8 << 10)
+		el.WriteTo(&b, &etree.WriteSettings{})
+		return b.Bytes(), nil
+	}
 	c := el.Copy()
 	declared := map[string]bool{}
 	declare := func(a etree.Attr, add bool) {
