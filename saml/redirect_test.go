@@ -413,7 +413,7 @@ func TestDeflateRecycledWriter(t *testing.T) {
 	want := make([][]byte, len(msgs))
 	for i, m := range msgs {
 		var buf bytes.Buffer
-		fw, _ := flate.NewWriter(&buf, flate.BestCompression)
+		fw, _ := flate.NewWriter(&buf, deflateLevel)
 		fw.Write(m)
 		fw.Close()
 		want[i] = buf.Bytes()
