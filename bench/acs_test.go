@@ -373,13 +373,13 @@ func BenchmarkACSInterleaved(b *testing.B) {
 	defer runtime.UnlockOSThread()
 	var rsaT, oursT, crewT, rsaC, oursC, crewC []float64
 	timed := func(dst, cdst *[]float64, fn func() error) {
-		c0, cok := threadCPU()
+		c0, cok := ThreadCPU()
 		t0 := time.Now()
 		if err := fn(); err != nil {
 			b.Fatal(err)
 		}
 		*dst = append(*dst, float64(time.Since(t0).Nanoseconds()))
-		if c1, ok := threadCPU(); ok && cok {
+		if c1, ok := ThreadCPU(); ok && cok {
 			*cdst = append(*cdst, float64(c1-c0))
 		}
 	}

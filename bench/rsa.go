@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -90,3 +91,63 @@ const (
 	RoleIdP    = "idp"
 	RoleClient = "client"
 )
+
+// RSASampler measures what one private-key operation costs while the login load runs, beside
+// it rather than before and after: one goroutine, locked to its OS thread, makes a signature
+// every interval and times each by the thread's CPU clock. The CPU a tenant of a shared machine
+// takes, or a neighbour on the sibling hyperthread slows, changes within seconds; measured at the
+// same moments as the logins, the operation's cost moves with theirs.
+type RSASampler struct {
+	stop  chan struct{}
+	done  chan struct{}
+	costs []time.Duration // per operation, thread CPU
+	total time.Duration   // the sampler thread's CPU over its whole run, sleeps and wakeups included
+	ok    bool
+}
+
+// StartRSASampler starts a sampler; Stop ends it.
+func StartRSASampler(key *rsa.PrivateKey, interval time.Duration) *RSASampler {
+	s := &RSASampler{stop: make(chan struct{}), done: make(chan struct{})}
+	digest := sha256.Sum256([]byte("eidsp benchmark"))
+	go func() {
+		defer close(s.done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		start, ok := ThreadCPU()
+		if !ok {
+			return
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				end, _ := ThreadCPU()
+				s.total, s.ok = time.Duration(end-start), true
+				return
+			case <-t.C:
+			}
+			c0, _ := ThreadCPU()
+			if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:]); err != nil {
+				panic(err)
+			}
+			c1, _ := ThreadCPU()
+			s.costs = append(s.costs, time.Duration(c1-c0))
+		}
+	}()
+	return s
+}
+
+// Stop ends the sampler and returns the median CPU cost of one operation, the number of
+// operations and the sampler's own CPU time (to be taken out of the process's). ok is false
+// where the thread CPU clock is not available (not Linux) or no operation was made.
+func (s *RSASampler) Stop() (median time.Duration, n int, own time.Duration, ok bool) {
+	close(s.stop)
+	<-s.done
+	if !s.ok || len(s.costs) == 0 {
+		return 0, 0, s.total, false
+	}
+	c := slices.Clone(s.costs)
+	slices.Sort(c)
+	return c[len(c)/2], len(c), s.total, true
+}

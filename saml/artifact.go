@@ -199,7 +199,7 @@ func uniqueIDs(root *etree.Element) error {
 				seen[a.Value] = true
 			}
 		}
-		for _, c := range e.ChildElements() {
+		for c := range e.ChildElementsSeq() {
 			if err := walk(c); err != nil {
 				return err
 			}

@@ -60,10 +60,10 @@ func hashFor(sigAlg string) (crypto.Hash, bool) {
 	return 0, false
 }
 
-// child returns the direct children of el in namespace ns with local name tag.
+// children returns the direct children of el in namespace ns with local name tag.
 func children(el *etree.Element, ns, tag string) []*etree.Element {
 	var out []*etree.Element
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if c.Tag == tag && c.NamespaceURI() == ns {
 			out = append(out, c)
 		}
@@ -71,13 +71,42 @@ func children(el *etree.Element, ns, tag string) []*etree.Element {
 	return out
 }
 
+// countChildren is len(children(el, ns, tag)) without the slice.
+func countChildren(el *etree.Element, ns, tag string) int {
+	n := 0
+	for c := range el.ChildElementsSeq() {
+		if c.Tag == tag && c.NamespaceURI() == ns {
+			n++
+		}
+	}
+	return n
+}
+
+// elementCount is how many child elements el has.
+func elementCount(el *etree.Element) int {
+	n := 0
+	for _, t := range el.Child {
+		if _, ok := t.(*etree.Element); ok {
+			n++
+		}
+	}
+	return n
+}
+
 // only returns the single direct child ns:tag, or an error when there are none or several.
 func only(el *etree.Element, ns, tag string) (*etree.Element, error) {
-	cs := children(el, ns, tag)
-	if len(cs) != 1 {
-		return nil, fmt.Errorf("%s has %d %s elements, want 1", el.Tag, len(cs), tag)
+	var one *etree.Element
+	n := 0
+	for c := range el.ChildElementsSeq() {
+		if c.Tag == tag && c.NamespaceURI() == ns {
+			one = c
+			n++
+		}
 	}
-	return cs[0], nil
+	if n != 1 {
+		return nil, fmt.Errorf("%s has %d %s elements, want 1", el.Tag, n, tag)
+	}
+	return one, nil
 }
 
 // checkSignatureShape enforces the only signature shape we accept on el: one ds:Signature as a
@@ -99,7 +128,7 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) error {
 		return reject(ReasonSignature, "%s has %d signatures", el.Tag, len(sigs))
 	}
 	sig := sigs[0]
-	for _, c := range sig.ChildElements() {
+	for c := range sig.ChildElementsSeq() {
 		if c.NamespaceURI() != NSDSig {
 			return reject(ReasonSignature, "foreign element %s in Signature", c.Tag)
 		}
@@ -117,10 +146,10 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) error {
 	if err != nil {
 		return reject(ReasonSignature, "%v", err)
 	}
-	if len(children(sig, NSDSig, "KeyInfo")) > 1 {
+	if countChildren(sig, NSDSig, "KeyInfo") > 1 {
 		return reject(ReasonSignature, "more than one KeyInfo")
 	}
-	if len(si.ChildElements()) != 3 {
+	if elementCount(si) != 3 {
 		return reject(ReasonSignature, "SignedInfo must hold CanonicalizationMethod, SignatureMethod and one Reference")
 	}
 	cm, err := only(si, NSDSig, "CanonicalizationMethod")
@@ -140,7 +169,7 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) error {
 	if a := attrValue(sm, "Algorithm", ""); !slices.Contains(algs.Signature, a) {
 		return reject(ReasonAlgorithm, "signature algorithm %q not allowed", a)
 	}
-	if len(sm.ChildElements()) > 0 {
+	if elementCount(sm) > 0 {
 		return reject(ReasonAlgorithm, "SignatureMethod parameters not allowed")
 	}
 	ref, err := only(si, NSDSig, "Reference")
@@ -150,7 +179,7 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) error {
 	if uri := attrValue(ref, "URI", ""); uri != "#"+id {
 		return reject(ReasonSignature, "reference %q does not point at the signed element", uri)
 	}
-	for _, c := range ref.ChildElements() {
+	for c := range ref.ChildElementsSeq() {
 		if c.NamespaceURI() != NSDSig || (c.Tag != "Transforms" && c.Tag != "DigestMethod" && c.Tag != "DigestValue") {
 			return reject(ReasonSignature, "element %s not allowed in Reference", c.Tag)
 		}
@@ -172,7 +201,7 @@ func checkSignatureShape(el *etree.Element, algs Algorithms) error {
 				if enveloped {
 					return reject(ReasonAlgorithm, "enveloped transform repeated")
 				}
-				if len(t.ChildElements()) > 0 {
+				if elementCount(t) > 0 {
 					return reject(ReasonAlgorithm, "enveloped transform with parameters")
 				}
 				enveloped = true
@@ -234,7 +263,7 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, algs Algori
 		return nil, reject(ReasonSignature, "no trusted signing certificate")
 	}
 	// checkSignatureShape has checked that each of these exists exactly once.
-	sig := children(el, NSDSig, "Signature")[0]
+	sig := firstChild(el, NSDSig, "Signature")
 	si := firstChild(sig, NSDSig, "SignedInfo")
 	ref := firstChild(si, NSDSig, "Reference")
 	sigHash, ok := hashFor(attrValue(firstChild(si, NSDSig, "SignatureMethod"), "Algorithm", ""))
@@ -247,7 +276,7 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, algs Algori
 	}
 	siPrefixes := inclusivePrefixes(firstChild(si, NSDSig, "CanonicalizationMethod"))
 	var refPrefixes []string
-	for _, t := range firstChild(ref, NSDSig, "Transforms").ChildElements() {
+	for t := range firstChild(ref, NSDSig, "Transforms").ChildElementsSeq() {
 		if attrValue(t, "Algorithm", "") == algExcC14N {
 			refPrefixes = inclusivePrefixes(t)
 		}
@@ -344,7 +373,7 @@ func checkC14NParams(method *etree.Element) error {
 // transform; checkSignatureShape (checkC14NParams) has admitted no other parameter.
 func inclusivePrefixes(method *etree.Element) []string {
 	var out []string
-	for _, p := range method.ChildElements() {
+	for p := range method.ChildElementsSeq() {
 		out = strings.Fields(attrValue(p, "PrefixList", ""))
 	}
 	return out

@@ -125,7 +125,7 @@ func ParseLogoutRequest(data []byte, chk LogoutCheck) (r *LogoutRequest, err err
 		}
 	}
 	r.Issuer = chk.Issuer
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		switch ns := c.NamespaceURI(); {
 		case ns == NSAssertion && c.Tag == "Issuer":
 		case ns == NSAssertion && c.Tag == "NameID":
@@ -165,7 +165,7 @@ func ParseLogoutResponse(data []byte, chk LogoutCheck) (r *LogoutResponse, err e
 	if r.IssueInstant, err = parseTime(attrValue(el, "IssueInstant", "")); err != nil {
 		return nil, reject(ReasonMalformed, "IssueInstant: %v", err)
 	}
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		switch ns := c.NamespaceURI(); {
 		case ns == NSAssertion && c.Tag == "Issuer", ns == NSProtocol && c.Tag == "Status":
 		default:

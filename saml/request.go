@@ -41,7 +41,7 @@ func ParseAuthnRequest(data []byte, lim Limits) (r *AuthnRequest, err error) {
 	}
 	r.Issuer = strings.TrimSpace(text(iss))
 	if ext := firstChild(el, NSProtocol, "Extensions"); ext != nil {
-		for _, c := range ext.ChildElements() {
+		for c := range ext.ChildElementsSeq() {
 			switch {
 			case c.Tag == "OnBehalfOf" && c.NamespaceURI() == NSIDPortenExtensions:
 				r.OnBehalfOf = strings.TrimSpace(text(c))

@@ -110,7 +110,7 @@ func (v Verifier) VerifyArtifactResponse(soap []byte, exp Expected) (res *Result
 		return nil, err
 	}
 	var inner []*etree.Element
-	for _, c := range ar.ChildElements() {
+	for c := range ar.ChildElementsSeq() {
 		if c.NamespaceURI() == NSProtocol && (c.Tag == "Response") {
 			inner = append(inner, c)
 		} else if !(c.NamespaceURI() == NSAssertion && c.Tag == "Issuer") && !(c.NamespaceURI() == NSProtocol && c.Tag == "Status") {
@@ -143,7 +143,7 @@ func (v Verifier) VerifyPOSTResponse(xml []byte, exp Expected) (res *Result, err
 // verifyResponse checks a samlp:Response. Its own signature is optional (the ArtifactResponse's
 // covers it on the artifact path); the assertion's is always required.
 func (v Verifier) verifyResponse(resp *etree.Element, exp Expected) (*Result, error) {
-	if len(children(resp, NSDSig, "Signature")) > 0 {
+	if countChildren(resp, NSDSig, "Signature") > 0 {
 		verified, err := verifyEnveloped(resp, exp.IdP.Descriptor.SigningCerts, exp.IdP.Algorithms)
 		if err != nil {
 			return nil, err
@@ -160,7 +160,7 @@ func (v Verifier) verifyResponse(resp *etree.Element, exp Expected) (*Result, er
 		return nil, err
 	}
 	var found []*etree.Element
-	for _, c := range resp.ChildElements() {
+	for c := range resp.ChildElementsSeq() {
 		ns := c.NamespaceURI()
 		switch {
 		case ns == NSAssertion && (c.Tag == "Assertion" || c.Tag == "EncryptedAssertion"):
@@ -327,15 +327,17 @@ func statusCodes(el *etree.Element) ([]string, error) {
 }
 
 func firstChild(el *etree.Element, ns, tag string) *etree.Element {
-	if cs := children(el, ns, tag); len(cs) > 0 {
-		return cs[0]
+	for c := range el.ChildElementsSeq() {
+		if c.Tag == tag && c.NamespaceURI() == ns {
+			return c
+		}
 	}
 	return nil
 }
 
 func countDescendants(el *etree.Element, ns, tag string) int {
 	n := 0
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if c.Tag == tag && c.NamespaceURI() == ns {
 			n++
 		}
@@ -359,7 +361,7 @@ func text(el *etree.Element) string {
 
 // leafText is text for elements that must not have element children.
 func leafText(el *etree.Element) (string, error) {
-	if len(el.ChildElements()) > 0 {
+	if elementCount(el) > 0 {
 		return "", reject(ReasonAssertion, "%s must hold text only", el.Tag)
 	}
 	return text(el), nil
@@ -382,7 +384,7 @@ func (v Verifier) checkAssertion(a *etree.Element, exp Expected) (*Result, error
 	if err := checkIssuer(iss, exp.IdP.Descriptor.EntityID); err != nil {
 		return nil, err
 	}
-	for _, c := range a.ChildElements() {
+	for c := range a.ChildElementsSeq() {
 		if c.NamespaceURI() == NSAssertion {
 			switch c.Tag {
 			case "Advice":
@@ -400,7 +402,7 @@ func (v Verifier) checkAssertion(a *etree.Element, exp Expected) (*Result, error
 	if err != nil {
 		return nil, reject(ReasonAssertion, "%v", err)
 	}
-	if len(children(subj, NSAssertion, "EncryptedID")) > 0 || len(children(subj, NSAssertion, "BaseID")) > 0 {
+	if countChildren(subj, NSAssertion, "EncryptedID") > 0 || countChildren(subj, NSAssertion, "BaseID") > 0 {
 		return nil, reject(ReasonAssertion, "only a plain NameID is accepted as subject")
 	}
 	nameID, err := only(subj, NSAssertion, "NameID")
@@ -525,7 +527,7 @@ func (v Verifier) checkAssertion(a *etree.Element, exp Expected) (*Result, error
 		return nil, reject(ReasonAssertion, "%d AttributeStatements, want at most 1", len(ass))
 	}
 	for _, as := range ass {
-		for _, c := range as.ChildElements() {
+		for c := range as.ChildElementsSeq() {
 			if c.Tag != "Attribute" || c.NamespaceURI() != NSAssertion {
 				return nil, reject(ReasonAssertion, "%s is not accepted in AttributeStatement", c.Tag)
 			}

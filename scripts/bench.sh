@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-bench-results}
 reps=${REPS:-3}
+login_reps=$((3 * reps)) # benchmark 1: short runs (3 s), each between two floor measurements
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
@@ -29,7 +30,7 @@ echo
 profile_summary() {
   local bin=$1 prof=$2
   go tool pprof -tags "$bin" "$prof" 2>/dev/null | sed -n '/role:/,/^ *$/p'
-  local pat='fips140/rsa\.decrypt$|fips140/rsa\.encrypt$|saml\.ParseUntrusted$|roundtrip-validator\.Validate$|saml\.scanTokens$|etree\.\(\*Document\)\.ReadFrom|saml\.verifyEnveloped$|\(\*SigningContext\)\.SignEnveloped$|Canonicalize$|saml/xenc\.Decrypt$|saml/xenc\.Encrypt$|compress/flate\.NewWriter$|compress/flate\.\(\*Writer\)\.Close$|html/template\.\(\*Template\)\.Execute|modernc\.org/sqlite\.\(\*conn\)\.(exec|query)$|go-redis.*\(\*baseClient\)\._process$|runtime\.mallocgc$|runtime\.gcBgMarkWorker$|net/http\.\(\*conn\)\.serve$|net/http\.\(\*persistConn\)\.(readLoop|writeLoop)$|log/slog\.\(\*Logger\)\.log$'
+  local pat='fips140/rsa\.decrypt$|fips140/rsa\.encrypt$|saml\.ParseUntrusted$|roundtrip-validator\.Validate$|saml\.scanTokens$|etree\.\(\*Document\)\.ReadFrom|saml\.verifyEnveloped$|saml\.Signer\.SignEnveloped$|saml\.excC14N$|saml/xenc\.Decrypt$|saml/xenc\.Encrypt$|compress/flate\.NewWriter$|compress/flate\.\(\*Writer\)\.Close$|html/template\.\(\*Template\)\.Execute|modernc\.org/sqlite\.\(\*conn\)\.(exec|query)$|go-redis.*\(\*baseClient\)\._process$|runtime\.mallocgc$|runtime\.gcBgMarkWorker$|net/http\.\(\*conn\)\.serve$|net/http\.\(\*persistConn\)\.(readLoop|writeLoop)$|log/slog\.\(\*Logger\)\.log$'
   for role in sp idp client; do
     echo "-- role=$role (cumulative seconds, % of all samples)"
     go tool pprof -top -cum -nodecount 5000 -tagfocus "role=$role" "$bin" "$prof" 2>/dev/null |
@@ -41,16 +42,16 @@ profile_summary() {
 }
 
 echo "######## Benchmark 1: complete artifact logins"
-"$out/eidspbench" login -reps "$reps" -store sqlite | tee "$out/login-sqlite-disk.txt"
+"$out/eidspbench" login -reps "$login_reps" -store sqlite | tee "$out/login-sqlite-disk.txt"
 echo "(SQLite in \$TMPDIR=${TMPDIR:-/tmp}: the production default, synchronous=FULL, one fsync per write)"
 echo
-"$out/eidspbench" login -reps "$reps" -store sqlite -sync normal | tee "$out/login-sqlite-disk-normal.txt"
+"$out/eidspbench" login -reps "$login_reps" -store sqlite -sync normal | tee "$out/login-sqlite-disk-normal.txt"
 echo "(SQLite in \$TMPDIR with synchronous=NORMAL (sqlite.SyncNormal): no fsync per commit; survives a crash of the process, not of the OS)"
 echo
-"$out/eidspbench" login -reps "$reps" -store sqlite -dir /dev/shm -cpuprofile "$out/login.pprof" | tee "$out/login-sqlite-tmpfs.txt"
+"$out/eidspbench" login -reps "$login_reps" -store sqlite -dir /dev/shm -cpuprofile "$out/login.pprof" | tee "$out/login-sqlite-tmpfs.txt"
 echo "(SQLite on tmpfs: the same code without the disk's fsync latency)"
 echo
-"$out/eidspbench" login -reps "$reps" -store redis | tee "$out/login-redis.txt"
+"$out/eidspbench" login -reps "$login_reps" -store redis | tee "$out/login-redis.txt"
 echo
 echo "-- CPU profile of the tmpfs run ($out/login.pprof):"
 profile_summary "$out/eidspbench" "$out/login.pprof"

@@ -81,7 +81,7 @@ func DecryptFunc(container *etree.Element, keys []*rsa.PrivateKey, opt Options, 
 
 	var data *etree.Element
 	var siblings []*etree.Element
-	for _, c := range container.ChildElements() {
+	for c := range container.ChildElementsSeq() {
 		switch {
 		case is(c, nsXENC, "EncryptedData"):
 			if data != nil {
@@ -175,7 +175,7 @@ func parseEncryptedData(data *etree.Element, opt Options) (encryptedData, error)
 		return ed, fail("EncryptedData Type is not Element")
 	}
 	var method *etree.Element
-	for _, c := range data.ChildElements() {
+	for c := range data.ChildElementsSeq() {
 		switch {
 		case is(c, nsXENC, "EncryptionMethod"):
 			if method != nil {
@@ -212,7 +212,7 @@ func parseEncryptedData(data *etree.Element, opt Options) (encryptedData, error)
 	if !allowed(uri, opt.AllowedBlock, allBlock) {
 		return ed, fail("block encryption algorithm not allowed")
 	}
-	for _, c := range method.ChildElements() {
+	for c := range method.ChildElementsSeq() {
 		if !is(c, nsXENC, "KeySize") {
 			return ed, fail("unexpected element in block EncryptionMethod")
 		}
@@ -228,7 +228,7 @@ func parseEncryptedData(data *etree.Element, opt Options) (encryptedData, error)
 // more than maxLen bytes before it allocates for it.
 func cipherValue(cd *etree.Element, maxLen int) ([]byte, error) {
 	var cv *etree.Element
-	for _, c := range cd.ChildElements() {
+	for c := range cd.ChildElementsSeq() {
 		switch {
 		case is(c, nsXENC, "CipherValue"):
 			if cv != nil {
@@ -347,7 +347,7 @@ func candidateKeys(keyInfo *etree.Element, siblings []*etree.Element) ([]*etree.
 	var out []*etree.Element
 	referenced := false
 	if keyInfo != nil {
-		for _, c := range keyInfo.ChildElements() {
+		for c := range keyInfo.ChildElementsSeq() {
 			switch {
 			case is(c, nsXENC, "EncryptedKey"):
 				out = append(out, c)
@@ -355,7 +355,7 @@ func candidateKeys(keyInfo *etree.Element, siblings []*etree.Element) ([]*etree.
 				if t, ok := attr(c, "Type"); ok && t != typeEncryptedKey {
 					continue
 				}
-				if len(c.ChildElements()) != 0 {
+				if elementCount(c) != 0 {
 					return nil, fail("RetrievalMethod with transforms is not supported")
 				}
 				uri, _ := attr(c, "URI")
@@ -405,7 +405,7 @@ type encryptedKey struct {
 func parseEncryptedKey(ek *etree.Element, opt Options) (encryptedKey, error) {
 	var out encryptedKey
 	var method, cd *etree.Element
-	for _, c := range ek.ChildElements() {
+	for c := range ek.ChildElementsSeq() {
 		switch {
 		case is(c, nsXENC, "EncryptionMethod"):
 			if method != nil {
@@ -455,7 +455,7 @@ func parseEncryptedKey(ek *etree.Element, opt Options) (encryptedKey, error) {
 func parseOAEP(method *etree.Element, out *encryptedKey) error {
 	out.oaep = rsa.OAEPOptions{Hash: crypto.SHA1, MGFHash: crypto.SHA1}
 	var seenDigest, seenMGF, seenParams bool
-	for _, c := range method.ChildElements() {
+	for c := range method.ChildElementsSeq() {
 		if out.alg == RSA15 {
 			return fail("unexpected element in rsa-1_5 EncryptionMethod")
 		}
@@ -488,7 +488,7 @@ func parseOAEP(method *etree.Element, out *encryptedKey) error {
 			}
 			seenParams = true
 			label, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Text()), ""))
-			if err != nil || len(c.ChildElements()) != 0 {
+			if err != nil || elementCount(c) != 0 {
 				return fail("OAEPparams is not valid base64")
 			}
 			out.oaep.Label = label
@@ -650,4 +650,15 @@ func inheritNamespaces(pt []byte, root rootInfo, container *etree.Element) []byt
 	out = append(out, pt[:root.nameEnd]...)
 	out = append(out, decls.Bytes()...)
 	return append(out, pt[root.nameEnd:]...)
+}
+
+// elementCount is how many child elements el has (etree's ChildElements would build a slice).
+func elementCount(el *etree.Element) int {
+	n := 0
+	for _, t := range el.Child {
+		if _, ok := t.(*etree.Element); ok {
+			n++
+		}
+	}
+	return n
 }
