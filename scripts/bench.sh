@@ -34,11 +34,11 @@ profile_summary() {
   for role in sp idp client; do
     echo "-- role=$role (cumulative seconds, % of all samples)"
     go tool pprof -top -cum -nodecount 5000 -tagfocus "role=$role" "$bin" "$prof" 2>/dev/null |
-      grep -E "$pat" | awk '{printf "   %8s %7s  %s\n", $4, $5, $6}'
+      { grep -E "$pat" || true; } | awk '{printf "   %8s %7s  %s\n", $4, $5, $6}'
   done
   echo "-- unlabelled runtime (GC workers)"
   go tool pprof -top -cum -nodecount 5000 "$bin" "$prof" 2>/dev/null |
-    grep -E 'runtime\.gcBgMarkWorker$' | awk '{printf "   %8s %7s  %s\n", $4, $5, $6}'
+    { grep -E 'runtime\.gcBgMarkWorker$' || true; } | awk '{printf "   %8s %7s  %s\n", $4, $5, $6}'
 }
 
 echo "######## Benchmark 1: complete artifact logins"

@@ -65,6 +65,10 @@ type Store struct {
 	// process sharing the file still waits through busy_timeout.
 	writeMu sync.Mutex
 	stmts   statements
+	// commit groups the single-statement writes into shared transactions (group.go).
+	commit    *committer
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // statements are the statements of every login and every request, prepared once: parsing
@@ -120,15 +124,15 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
-// exec runs a write statement under writeMu.
+// exec runs a write statement through the committer (group.go) and returns its result once it
+// is committed.
 func (s *Store) exec(ctx context.Context, st *sql.Stmt, args ...any) (sql.Result, error) {
-	ctx, err := statementContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return st.ExecContext(ctx, args...)
+	var res sql.Result
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		res, err = on(ctx, tx, st).ExecContext(ctx, args...)
+		return err
+	})
+	return res, err
 }
 
 // statementContext is the context one statement of a login or a request runs under: a ctx
@@ -201,6 +205,7 @@ func Open(path string, opt Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.startCommitter()
 	return s, nil
 }
 
@@ -212,8 +217,9 @@ func Open(path string, opt Options) (*Store, error) {
 //     returns. NORMAL (SyncNormal) already survives SIGKILL of the process (the OS holds the
 //     written log), but could lose the last commits on power loss or a kernel crash; a
 //     forgotten replay-cache entry reopens a replay window. So by default committed means
-//     durable, not only "survives the process". The price is an fsync per write, which bounds
-//     the login rate on a slow disk (docs/BENCHMARKS.md, benchmark 1).
+//     durable, not only "survives the process". The price is an fsync per commit, which
+//     bounds the login rate on a slow disk (docs/BENCHMARKS.md, benchmark 1); writes that
+//     queue up behind one commit share the next (group.go).
 //   - busy_timeout: waits for the single write lock instead of failing with SQLITE_BUSY.
 //   - _txlock=immediate: transactions take the write lock at BEGIN, so two read-then-write
 //     transactions cannot deadlock on upgrading.
@@ -229,7 +235,16 @@ func dsn(path string, busy time.Duration, sync Sync) string {
 
 // Close closes the database (and with it the prepared statements). Committed data is
 // already on disk.
-func (s *Store) Close() error { return s.db.Close() }
+//
+// Writes in flight are committed first; later ones fail.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.commit.quit)
+		<-s.commit.done
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -346,38 +361,38 @@ func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
 }
 
 // TakePending deletes and returns a pending login. The DELETE ... RETURNING makes the removal
-// and the read one step, so only one caller can get the row. The statement commits on its own
-// (autocommit) when it runs to its end, so the rows are read to the end and their error checked:
-// a delete that failed to commit is reported, never returned as a login taken.
+// and the read one step, so only one caller can get the row. It goes through the committer
+// (group.go): the row is returned only once the delete is committed, and the rows are read to
+// their end so that a failure of the statement is reported, never a login handed out.
 func (s *Store) TakePending(ctx context.Context, key string) (*session.PendingLogin, error) {
-	ctx, err := statementContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	rows, err := s.stmts.takePending.QueryContext(ctx, session.HashKey(key))
-	if err != nil {
-		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
-	}
-	defer rows.Close()
-	p := &session.PendingLogin{Key: key}
-	var created, expires int64
-	found := false
-	for rows.Next() {
-		if err := rows.Scan(&p.RequestID, &p.IdP, &p.Profile, &p.ReturnTo, &p.BrowserBinding, &p.Locale,
-			&p.MinLevel, &p.ForceAuthn, &p.Purpose, &created, &expires); err != nil {
-			return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
+	var (
+		p                *session.PendingLogin
+		created, expires int64
+	)
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		p = nil // a second run (after a failed group) starts over
+		rows, err := on(ctx, tx, s.stmts.takePending).QueryContext(ctx, session.HashKey(key))
+		if err != nil {
+			return err
 		}
-		found = true
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			got := &session.PendingLogin{Key: key}
+			if err := rows.Scan(&got.RequestID, &got.IdP, &got.Profile, &got.ReturnTo, &got.BrowserBinding, &got.Locale,
+				&got.MinLevel, &got.ForceAuthn, &got.Purpose, &created, &expires); err != nil {
+				return err
+			}
+			p = got
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return rows.Close()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
 	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
-	}
-	if !found {
+	if p == nil {
 		return nil, session.ErrNotFound
 	}
 	p.CreatedAt = fromUnixNano(created)

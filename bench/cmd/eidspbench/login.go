@@ -19,6 +19,7 @@ import (
 	"github.com/eidsp/eidsp/bench"
 	"github.com/eidsp/eidsp/devidp"
 	"github.com/eidsp/eidsp/identity"
+	"github.com/eidsp/eidsp/session"
 )
 
 // Benchmark 1: complete artifact logins per second over loopback HTTP, against the
@@ -36,6 +37,7 @@ func runLogin(args []string) error {
 	floorDur := fs.Duration("floor", time.Second, "length of each RSA floor measurement (one before, one after each run)")
 	reps := fs.Int("reps", 9, "repetitions (runs)")
 	cpuprofile := fs.String("cpuprofile", "", "after the repetitions, one more run under the CPU profiler, written here")
+	profileDur := fs.Duration("profile-duration", 10*time.Second, "length of the profiled run (-cpuprofile, -memprofile)")
 	memprofile := fs.String("memprofile", "", "after the repetitions, one more run with every allocation sampled, the heap profile written here")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -110,6 +112,14 @@ func runLogin(args []string) error {
 		fmt.Printf("  per login (SP, IdP and clients together): %.0f allocations, %.1f KiB allocated; GC cycles in the run %d, GC CPU fraction since start %.1f%%\n",
 			float64(m1.Mallocs-m0.Mallocs)/float64(res.OK+res.Failed), float64(m1.TotalAlloc-m0.TotalAlloc)/1024/float64(res.OK+res.Failed),
 			m1.NumGC-m0.NumGC, m1.GCCPUFraction*100)
+		var inner session.Store = w.Store
+		if c, ok := inner.(*session.Cache); ok {
+			inner = c.Store
+		}
+		if gs, ok := inner.(interface{ GroupStats() (int64, int64) }); ok {
+			g, n := gs.GroupStats()
+			fmt.Printf("  SQLite group commit since the start: %d writes in %d shared transactions\n", n, g)
+		}
 		if sampled {
 			// The third comparison: the private-key operation's CPU cost measured beside the
 			// logins (bench.RSASampler), its own CPU taken out of the process's.
@@ -141,7 +151,7 @@ func runLogin(args []string) error {
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
-		res, cpu := lc.run(*clients, *logins, *dur)
+		res, cpu := lc.run(*clients, *logins, *profileDur)
 		pprof.StopCPUProfile()
 		f.Close()
 		fmt.Printf("profiled run: %s; process CPU %.1fs; profile in %s (labels role=sp|idp|client)\n", res, cpu.Seconds(), *cpuprofile)
@@ -149,7 +159,7 @@ func runLogin(args []string) error {
 	if *memprofile != "" {
 		old := runtime.MemProfileRate
 		runtime.MemProfileRate = 1
-		res, _ := lc.run(*clients, *logins/4, *dur)
+		res, _ := lc.run(*clients, *logins/4, *profileDur)
 		runtime.GC() // the profile is as of the last GC
 		f, err := os.Create(*memprofile)
 		if err != nil {

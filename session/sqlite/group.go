@@ -1,0 +1,169 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync/atomic"
+)
+
+// Group commit. With synchronous=FULL every commit waits for an fsync of the WAL, and a login
+// makes five single-statement writes; on a disk the fsyncs were the largest cost of a login
+// after its cryptography (docs/BENCHMARKS.md, benchmark 1). So the single-statement writes of
+// this process go through one committer goroutine: it takes every write queued while the
+// previous commit was running and runs them in one transaction, one fsync for all, then
+// answers each. No write waits for company: a write that finds the committer idle is committed
+// at once, on its own, in autocommit. A write returns only after the commit that holds it: the
+// guarantee of each call (committed means durable) is unchanged.
+//
+// A statement that fails inside a group (a constraint, an I/O error) could leave SQLite's
+// transaction rolled back underneath the others, so the group is rolled back and each of its
+// writes is run again on its own: the error reaches only its caller, the others commit.
+
+// maxGroup bounds one transaction; more writes than this wait for the next.
+const maxGroup = 64
+
+var errClosed = errors.New("session/sqlite: store closed")
+
+// groupOp is one write. run executes it with tx, or on the pool in autocommit when tx is nil;
+// it may run twice (after a failed group) and must set its outputs afresh each time.
+type groupOp struct {
+	run  func(ctx context.Context, tx *sql.Tx) error
+	done chan error // buffered: the committer never waits for the caller
+}
+
+type committer struct {
+	ops  chan *groupOp
+	quit chan struct{}
+	done chan struct{}
+	// groups and grouped count the transactions of more than one write and the writes they
+	// held (tests and the benchmark read them).
+	groups, grouped atomic.Int64
+}
+
+func (s *Store) startCommitter() {
+	s.commit = &committer{ops: make(chan *groupOp, 4*maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
+	go s.runCommitter()
+}
+
+// write submits run and waits for its commit. A ctx that has already ended fails it before
+// anything is done; once submitted, the write is carried out whatever happens to ctx.
+func (s *Store) write(ctx context.Context, run func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	op := &groupOp{run: run, done: make(chan error, 1)}
+	select {
+	case s.commit.ops <- op:
+	case <-s.commit.done:
+		return errClosed
+	}
+	select {
+	case err := <-op.done:
+		return err
+	case <-s.commit.done:
+		// The committer answers everything it took before it ends.
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
+}
+
+func (s *Store) runCommitter() {
+	c := s.commit
+	defer close(c.done)
+	batch := make([]*groupOp, 0, maxGroup)
+	for {
+		select {
+		case <-c.quit:
+			for {
+				select {
+				case op := <-c.ops:
+					op.done <- errClosed
+				default:
+					return
+				}
+			}
+		case op := <-c.ops:
+			batch = append(batch[:0], op)
+		}
+		// writeMu first, then what queued: while another writer of this process (a sweep, an
+		// upload) holds the lock, the writes behind it gather into one group.
+		s.writeMu.Lock()
+	gather:
+		for len(batch) < maxGroup {
+			select {
+			case op := <-c.ops:
+				batch = append(batch, op)
+			default:
+				break gather
+			}
+		}
+		s.runGroup(batch)
+		s.writeMu.Unlock()
+		clear(batch)
+	}
+}
+
+// runGroup commits batch (writeMu held) and answers each write.
+func (s *Store) runGroup(batch []*groupOp) {
+	ctx := context.Background()
+	if len(batch) == 1 {
+		batch[0].done <- batch[0].run(ctx, nil)
+		return
+	}
+	opFailed, err := s.runInOne(ctx, batch)
+	switch {
+	case err == nil:
+		s.commit.groups.Add(1)
+		s.commit.grouped.Add(int64(len(batch)))
+		for _, op := range batch {
+			op.done <- nil
+		}
+	case opFailed:
+		// Rolled back: each on its own, so that only the failing write fails.
+		for _, op := range batch {
+			op.done <- op.run(ctx, nil)
+		}
+	default:
+		// BEGIN or COMMIT failed (another process held the lock past busy_timeout, the disk
+		// failed): nothing of the group is committed, and running each again would wait as
+		// long once per write.
+		for _, op := range batch {
+			op.done <- err
+		}
+	}
+}
+
+// runInOne runs every write of batch in one transaction and commits it; any error rolls the
+// whole transaction back. opFailed tells a write's error from BEGIN's or COMMIT's.
+func (s *Store) runInOne(ctx context.Context, batch []*groupOp) (opFailed bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	for _, op := range batch {
+		if err := op.run(ctx, tx); err != nil {
+			tx.Rollback()
+			return true, err
+		}
+	}
+	return false, tx.Commit()
+}
+
+// on is st inside tx, or st itself (autocommit) when tx is nil.
+func on(ctx context.Context, tx *sql.Tx, st *sql.Stmt) *sql.Stmt {
+	if tx == nil {
+		return st
+	}
+	return tx.StmtContext(ctx, st)
+}
+
+// GroupStats reports the transactions of more than one write the committer made and the writes
+// they held, since Open.
+func (s *Store) GroupStats() (groups, writes int64) {
+	return s.commit.groups.Load(), s.commit.grouped.Load()
+}

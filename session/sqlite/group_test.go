@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eidsp/eidsp/session"
+)
+
+// queueWrites holds the store's write lock while fn starts n writes, waits until the committer
+// holds the first and the other n-1 are queued behind it, and then lets them go: they commit
+// as one group.
+func queueWrites(t *testing.T, s *Store, n int, fn func(i int) error) []error {
+	t.Helper()
+	s.writeMu.Lock()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.commit.ops) < n-1 {
+		if time.Now().After(deadline) {
+			s.writeMu.Unlock()
+			t.Fatalf("only %d of %d writes queued", len(s.commit.ops), n-1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.writeMu.Unlock()
+	wg.Wait()
+	return errs
+}
+
+// Writes queued together commit in one transaction, each returns once it is committed (another
+// handle sees it), and each keeps its own outcome (a lost claim is still ErrReplay).
+func TestGroupCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eidsp.db")
+	s := openTemp(t, path, nil)
+	defer s.Close()
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour)
+	if err := s.Claim(ctx, "taken", until); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	errs := queueWrites(t, s, n, func(i int) error {
+		if i == 0 {
+			return s.Claim(ctx, "taken", until)
+		}
+		return s.Claim(ctx, fmt.Sprint("key-", i), until)
+	})
+	if !errors.Is(errs[0], session.ErrReplay) {
+		t.Errorf("claim of a taken key in a group: %v, want ErrReplay", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if err != nil {
+			t.Errorf("claim %d in a group: %v", i+1, err)
+		}
+	}
+	if g, w := s.commit.groups.Load(), s.commit.grouped.Load(); g != 1 || w != n {
+		t.Errorf("%d groups holding %d writes, want 1 holding all %d", g, w, n)
+	}
+	other := openTemp(t, path, nil)
+	defer other.Close()
+	for i := 1; i < n; i++ {
+		if err := other.Claim(ctx, fmt.Sprint("key-", i), until); !errors.Is(err, session.ErrReplay) {
+			t.Errorf("claim %d seen from another handle after its call returned: %v, want ErrReplay", i, err)
+		}
+	}
+}
+
+// A write that fails inside a group fails alone: the group is rolled back and its writes run
+// one by one, so the others commit.
+func TestGroupCommitFailureIsolated(t *testing.T) {
+	s := openTemp(t, filepath.Join(t.TempDir(), "eidsp.db"), nil)
+	defer s.Close()
+	ctx := context.Background()
+	dup := testSession(t, time.Now())
+	if err := s.CreateSession(ctx, dup); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(time.Hour)
+	const n = 8
+	errs := queueWrites(t, s, n, func(i int) error {
+		if i == n/2 {
+			again := *dup
+			return s.CreateSession(ctx, &again) // the same ID: a constraint error
+		}
+		return s.Claim(ctx, fmt.Sprint("key-", i), until)
+	})
+	for i, err := range errs {
+		switch {
+		case i == n/2 && err == nil:
+			t.Errorf("duplicate session in a group: no error")
+		case i != n/2 && err != nil:
+			t.Errorf("claim %d beside a failing write: %v", i, err)
+		}
+	}
+	for i := range n {
+		if i == n/2 {
+			continue
+		}
+		if err := s.Claim(ctx, fmt.Sprint("key-", i), until); !errors.Is(err, session.ErrReplay) {
+			t.Errorf("claim %d not committed beside a failing write: %v", i, err)
+		}
+	}
+	if got, err := s.GetSession(ctx, dup.ID); err != nil || got.Identity.NationalID != dup.Identity.NationalID {
+		t.Errorf("the first session = %+v, %v; want it unchanged", got, err)
+	}
+}
+
+// After Close, writes fail at once instead of waiting.
+func TestGroupCommitAfterClose(t *testing.T) {
+	s := openTemp(t, filepath.Join(t.TempDir(), "eidsp.db"), nil)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Claim(context.Background(), "late", time.Now().Add(time.Hour)); err == nil {
+		t.Fatal("Claim after Close: no error")
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
