@@ -236,7 +236,8 @@ func dsn(path string, busy time.Duration, sync Sync) string {
 // Close closes the database (and with it the prepared statements). Committed data is
 // already on disk.
 //
-// Writes in flight are committed first; later ones fail.
+// The group being committed finishes; writes still queued behind it, and later ones, fail
+// with an error and change nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.commit.quit)
