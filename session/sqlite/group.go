@@ -8,8 +8,9 @@ import (
 )
 
 // Group commit. With synchronous=FULL every commit waits for an fsync of the WAL, and a login
-// makes five single-statement writes; on a disk the fsyncs were the largest cost of a login
-// after its cryptography (docs/BENCHMARKS.md, benchmark 1). So the single-statement writes of
+// makes five single-statement writes (three of them fsynced, see Store.relaxed); on a disk the
+// fsyncs were the largest cost of a login after its cryptography (docs/BENCHMARKS.md,
+// benchmark 1). So the single-statement writes of
 // this process go through one committer goroutine: it takes every write queued while the
 // previous commit was running and runs them in one transaction, one fsync for all, then
 // answers each. No write waits for company: a write that finds the committer idle is committed
@@ -25,11 +26,14 @@ const maxGroup = 64
 
 var errClosed = errors.New("session/sqlite: store closed")
 
-// groupOp is one write. run executes it with tx, or on the pool in autocommit when tx is nil;
-// it may run twice (after a failed group) and must set its outputs afresh each time.
+// groupOp is one write. run executes it with tx, or in autocommit when tx is nil, using the
+// statements st of the handle it runs on; it may run twice (after a failed group) and must set
+// its outputs afresh each time. A relaxed write (a pending login's) needs no fsync of its own:
+// a group of relaxed writes only commits on the relaxed handle (see Store.relaxed).
 type groupOp struct {
-	run  func(ctx context.Context, tx *sql.Tx) error
-	done chan error // buffered: the committer never waits for the caller
+	run     func(ctx context.Context, tx *sql.Tx, st *statements) error
+	relaxed bool
+	done    chan error // buffered: the committer never waits for the caller
 }
 
 type committer struct {
@@ -37,8 +41,9 @@ type committer struct {
 	quit chan struct{}
 	done chan struct{}
 	// groups and grouped count the transactions of more than one write and the writes they
-	// held (tests and the benchmark read them).
-	groups, grouped atomic.Int64
+	// held; relaxedCommits the commits made on the relaxed handle (tests and the benchmark
+	// read them).
+	groups, grouped, relaxedCommits atomic.Int64
 }
 
 func (s *Store) startCommitter() {
@@ -48,11 +53,11 @@ func (s *Store) startCommitter() {
 
 // write submits run and waits for its commit. A ctx that has already ended fails it before
 // anything is done; once submitted, the write is carried out whatever happens to ctx.
-func (s *Store) write(ctx context.Context, run func(ctx context.Context, tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, relaxed bool, run func(ctx context.Context, tx *sql.Tx, st *statements) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &groupOp{run: run, done: make(chan error, 1)}
+	op := &groupOp{run: run, relaxed: relaxed, done: make(chan error, 1)}
 	select {
 	case s.commit.ops <- op:
 	case <-s.commit.done:
@@ -108,14 +113,30 @@ func (s *Store) runCommitter() {
 	}
 }
 
+// handle is where batch commits: the relaxed handle when every write of it is relaxed (and the
+// store has one), the durable one otherwise.
+func (s *Store) handle(batch []*groupOp) (*sql.DB, *statements) {
+	if s.relaxed == nil {
+		return s.db, &s.stmts
+	}
+	for _, op := range batch {
+		if !op.relaxed {
+			return s.db, &s.stmts
+		}
+	}
+	s.commit.relaxedCommits.Add(1)
+	return s.relaxed, &s.relaxedStmts
+}
+
 // runGroup commits batch (writeMu held) and answers each write.
 func (s *Store) runGroup(batch []*groupOp) {
 	ctx := context.Background()
+	db, st := s.handle(batch)
 	if len(batch) == 1 {
-		batch[0].done <- batch[0].run(ctx, nil)
+		batch[0].done <- batch[0].run(ctx, nil, st)
 		return
 	}
-	opFailed, err := s.runInOne(ctx, batch)
+	opFailed, err := s.runInOne(ctx, db, st, batch)
 	switch {
 	case err == nil:
 		s.commit.groups.Add(1)
@@ -125,8 +146,9 @@ func (s *Store) runGroup(batch []*groupOp) {
 		}
 	case opFailed:
 		// Rolled back: each on its own, so that only the failing write fails.
-		for _, op := range batch {
-			op.done <- op.run(ctx, nil)
+		for i, op := range batch {
+			_, st := s.handle(batch[i : i+1])
+			op.done <- op.run(ctx, nil, st)
 		}
 	default:
 		// BEGIN or COMMIT failed (another process held the lock past busy_timeout, the disk
@@ -140,13 +162,13 @@ func (s *Store) runGroup(batch []*groupOp) {
 
 // runInOne runs every write of batch in one transaction and commits it; any error rolls the
 // whole transaction back. opFailed tells a write's error from BEGIN's or COMMIT's.
-func (s *Store) runInOne(ctx context.Context, batch []*groupOp) (opFailed bool, err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *Store) runInOne(ctx context.Context, db *sql.DB, st *statements, batch []*groupOp) (opFailed bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
 	for _, op := range batch {
-		if err := op.run(ctx, tx); err != nil {
+		if err := op.run(ctx, tx, st); err != nil {
 			tx.Rollback()
 			return true, err
 		}

@@ -127,3 +127,89 @@ func TestGroupCommitAfterClose(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// At FULL, pending logins commit on the relaxed handle (no fsync of their own) and everything
+// else on the durable one; a group that mixes both commits durably, and each write keeps its
+// outcome. At NORMAL there is no relaxed handle.
+func TestPendingCommitsRelaxed(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	pending := func(tag string) *session.PendingLogin {
+		return &session.PendingLogin{Key: "relay-" + tag, RequestID: "_" + tag, ExpiresAt: now.Add(time.Minute)}
+	}
+	path := filepath.Join(t.TempDir(), "eidsp.db")
+	s := openTemp(t, path, nil)
+	defer s.Close()
+	if s.relaxed == nil {
+		t.Fatal("a store at FULL has no relaxed handle")
+	}
+	var mode string
+	if err := s.relaxed.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&mode); err != nil || mode != "1" {
+		t.Fatalf("relaxed handle: synchronous = %q, %v; want 1 (NORMAL)", mode, err)
+	}
+	if err := s.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&mode); err != nil || mode != "2" {
+		t.Fatalf("durable handle: synchronous = %q, %v; want 2 (FULL)", mode, err)
+	}
+	if err := s.PutPending(ctx, pending("a")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.TakePending(ctx, "relay-a"); err != nil || got.RequestID != "_a" {
+		t.Fatalf("TakePending = %+v, %v", got, err)
+	}
+	if n := s.commit.relaxedCommits.Load(); n != 2 {
+		t.Errorf("put and take of a pending login made %d relaxed commits, want 2", n)
+	}
+	if err := s.Claim(ctx, "k", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, testSession(t, now)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.commit.relaxedCommits.Load(); n != 2 {
+		t.Errorf("a claim and a session made %d more relaxed commits, want none", n-2)
+	}
+	// A mixed group: pending logins beside claims, one of which is lost.
+	const n = 10
+	errs := queueWrites(t, s, n, func(i int) error {
+		switch {
+		case i == 0:
+			return s.Claim(ctx, "k", now.Add(time.Hour))
+		case i%2 == 0:
+			return s.PutPending(ctx, pending(fmt.Sprint(i)))
+		}
+		return s.Claim(ctx, fmt.Sprint("key-", i), now.Add(time.Hour))
+	})
+	if !errors.Is(errs[0], session.ErrReplay) {
+		t.Errorf("claim of a taken key in a mixed group: %v, want ErrReplay", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if err != nil {
+			t.Errorf("write %d of a mixed group: %v", i+1, err)
+		}
+	}
+	if got := s.commit.relaxedCommits.Load(); got != 2 {
+		t.Errorf("a mixed group committed on the relaxed handle (%d relaxed commits)", got)
+	}
+	other := openTemp(t, path, nil)
+	defer other.Close()
+	for i := 2; i < n; i += 2 {
+		if got, err := other.TakePending(ctx, fmt.Sprint("relay-", i)); err != nil || got.RequestID != fmt.Sprint("_", i) {
+			t.Errorf("pending %d from another handle: %+v, %v", i, got, err)
+		}
+	}
+
+	normal, err := Open(filepath.Join(t.TempDir(), "normal.db"), Options{Synchronous: SyncNormal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer normal.Close()
+	if normal.relaxed != nil {
+		t.Error("a store at NORMAL has a relaxed handle")
+	}
+	if err := normal.PutPending(ctx, pending("n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := normal.TakePending(ctx, "relay-n"); err != nil {
+		t.Fatal(err)
+	}
+}
