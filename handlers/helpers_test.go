@@ -110,6 +110,16 @@ func (s *countingStore) CreateSession(ctx context.Context, sess *session.Session
 	return s.Store.CreateSession(ctx, sess)
 }
 
+func (s *countingStore) ClaimAndCreateSession(ctx context.Context, key string, until time.Time, sess *session.Session) error {
+	err := s.Store.ClaimAndCreateSession(ctx, key, until, sess)
+	if err == nil {
+		s.mu.Lock()
+		s.created++
+		s.mu.Unlock()
+	}
+	return err
+}
+
 func (s *countingStore) sessionsCreated() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -150,30 +150,30 @@ func retryURL(pl *session.PendingLogin) string {
 	return "/login?" + q.Encode()
 }
 
-// finishLogin turns a verified answer into a session: replay check, level check, a new session
-// ID (never the one the browser had), then back to where the user was going.
+// finishLogin turns a verified answer into a session: level check, then replay check and a new
+// session in one step (createSession), then back to where the user was going.
 func (s *Server) finishLogin(c *echo.Context, pl *session.PendingLogin, idp *IdP, res *saml.Result, verr error) error {
-	ctx := c.Request().Context()
 	if verr != nil {
 		pe := loginFailure(verr)
 		pe.Retry = retryURL(pl)
 		return pe
 	}
-	err := s.Store.Claim(ctx, "assertion:"+idp.Policy.Descriptor.EntityID+":"+res.AssertionID, res.ReplayUntil)
-	if errors.Is(err, session.ErrReplay) {
-		return &pageError{Status: http.StatusBadRequest, Key: "expired", Reason: string(saml.ReasonReplay),
-			Err: errors.New("assertion ID seen before"), Retry: retryURL(pl)}
-	}
-	if err != nil {
-		return fmt.Errorf("replay cache: %w", err)
-	}
-	return s.createSession(c, pl, res.Identity, res.SessionNotOnOrAfter)
+	return s.createSession(c, pl, res.Identity, res.SessionNotOnOrAfter,
+		&replayClaim{key: "assertion:" + idp.Policy.Descriptor.EntityID + ":" + res.AssertionID, until: res.ReplayUntil})
+}
+
+// replayClaim is the replay-cache entry a session is made with: the assertion's ID, claimed in
+// the same step as the session (session.Store.ClaimAndCreateSession).
+type replayClaim struct {
+	key   string
+	until time.Time
 }
 
 // createSession checks the identity against the profile and makes the session: a new session ID
-// (never the one the browser had), capped at the IdP's session end when it gives one, then back
-// to where the user was going. Both protocols end here.
-func (s *Server) createSession(c *echo.Context, pl *session.PendingLogin, id identity.Identity, notOnOrAfter time.Time) error {
+// (never the one the browser had), capped at the IdP's session end when it gives one, together
+// with claim when there is one (a replayed assertion makes no session), then back to where the
+// user was going. Both protocols end here.
+func (s *Server) createSession(c *echo.Context, pl *session.PendingLogin, id identity.Identity, notOnOrAfter time.Time, claim *replayClaim) error {
 	ctx := c.Request().Context()
 	now := s.Now()
 	if id.Level < pl.MinLevel {
@@ -184,9 +184,6 @@ func (s *Server) createSession(c *echo.Context, pl *session.PendingLogin, id ide
 		return &pageError{Status: http.StatusForbidden, Key: "instrument", Reason: "instrument",
 			Err: fmt.Errorf("instrument %q is not one the profile allows", id.Instrument), Retry: retryURL(pl)}
 	}
-	if old, err := c.Cookie(s.Opt.CookieName); err == nil {
-		_ = s.Store.DeleteSession(ctx, old.Value)
-	}
 	sid, err := session.NewID()
 	if err != nil {
 		return err
@@ -196,8 +193,21 @@ func (s *Server) createSession(c *echo.Context, pl *session.PendingLogin, id ide
 		expires = notOnOrAfter
 	}
 	sess := &session.Session{ID: sid, Identity: id, Profile: pl.Profile, CreatedAt: now, LastSeen: now, ExpiresAt: expires}
-	if err := s.Store.CreateSession(ctx, sess); err != nil {
+	if claim == nil {
+		err = s.Store.CreateSession(ctx, sess)
+	} else {
+		err = s.Store.ClaimAndCreateSession(ctx, claim.key, claim.until, sess)
+	}
+	if errors.Is(err, session.ErrReplay) {
+		return &pageError{Status: http.StatusBadRequest, Key: "expired", Reason: string(saml.ReasonReplay),
+			Err: errors.New("assertion ID seen before"), Retry: retryURL(pl)}
+	}
+	if err != nil {
 		return fmt.Errorf("create session: %w", err)
+	}
+	// The session the browser had (if any) ends now that it has a new one.
+	if old, err := c.Cookie(s.Opt.CookieName); err == nil {
+		_ = s.Store.DeleteSession(ctx, old.Value)
 	}
 	c.SetCookie(&http.Cookie{Name: s.Opt.CookieName, Value: sid, Path: "/", HttpOnly: true,
 		Secure: s.secure(), SameSite: http.SameSiteLaxMode})

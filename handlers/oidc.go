@@ -112,7 +112,7 @@ func (s *Server) finishOIDC(c *echo.Context, pl *session.PendingLogin, res *oidc
 		id.NameID = oidcSessionIndexTag + "none"
 	}
 	id.NameIDFormat = res.IDToken
-	return s.createSession(c, pl, id, time.Time{})
+	return s.createSession(c, pl, id, time.Time{}, nil)
 }
 
 // oidcLoginFailure is the page of an OIDC rejection of pl's login, with a retry of it.

@@ -89,6 +89,10 @@ type Store interface {
 	// Claim records key until the given time. The first caller gets nil; later callers get
 	// ErrReplay until `until` has passed, after which the key can be claimed again.
 	Claim(ctx context.Context, key string, until time.Time) error
+	// ClaimAndCreateSession is Claim(key, until) and CreateSession(s) as one step: both or
+	// neither. ErrReplay, and no session, when key is claimed; an error from the session's
+	// side leaves key unclaimed. A login's last step: its assertion and its session.
+	ClaimAndCreateSession(ctx context.Context, key string, until time.Time, s *Session) error
 	// PutDocument stores (replaces) a shared document; a zero UpdatedAt is filled from the
 	// store's clock. A value larger than MaxDocumentBytes is an error (ErrDocumentTooLarge) and
 	// stores nothing. The three document methods refuse a key CheckDocumentKey refuses, with

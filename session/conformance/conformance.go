@@ -73,6 +73,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ok/claim", testClaim},
 		{"ok/claim-after-until", testClaimAfterUntil},
 		{"ok/claim-concurrent", testClaimConcurrent},
+		{"ok/claim-and-create-session", testClaimAndCreateSession},
+		{"fail/claim-and-create-session-replay-makes-none", testClaimAndCreateSessionReplay},
+		{"fail/claim-and-create-session-bad-session-claims-nothing", testClaimAndCreateSessionBadSession},
+		{"ok/claim-and-create-session-concurrent", testClaimAndCreateSessionConcurrent},
 		{"ok/sweep", testSweep},
 		{"ok/document-round-trip", testDocumentRoundTrip},
 		{"ok/document-defaults", testDocumentDefaults},
@@ -577,6 +581,94 @@ func testClaimConcurrent(t *testing.T, s session.Store, clk *Clock) {
 		if won != 1 || lost != n-1 {
 			t.Errorf("%s key: Claim by %d goroutines: %d won, %d got ErrReplay; want 1 and %d", key, n, won, lost, n-1)
 		}
+	}
+}
+
+func testClaimAndCreateSession(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	until := clk.Now().Add(5 * time.Minute)
+	sess := newSession(t, clk, fullIdentity())
+	if err := s.ClaimAndCreateSession(ctx, "assertion-1", until, sess); err != nil {
+		t.Fatalf("ClaimAndCreateSession: %v", err)
+	}
+	checkSession(t, mustGet(t, s, sess.ID), sess)
+	wantErr(t, "Claim of the key ClaimAndCreateSession took", s.Claim(ctx, "assertion-1", until), session.ErrReplay)
+	// After until the key can be claimed again, with a new session.
+	clk.Advance(5 * time.Minute)
+	again := newSession(t, clk, fullIdentity())
+	if err := s.ClaimAndCreateSession(ctx, "assertion-1", clk.Now().Add(time.Minute), again); err != nil {
+		t.Fatalf("ClaimAndCreateSession after until: %v", err)
+	}
+	mustGet(t, s, again.ID)
+	if err := s.ClaimAndCreateSession(ctx, "", until, newSession(t, clk, fullIdentity())); err == nil {
+		t.Error("ClaimAndCreateSession with empty key: no error")
+	}
+}
+
+func testClaimAndCreateSessionReplay(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	until := clk.Now().Add(5 * time.Minute)
+	if err := s.Claim(ctx, "assertion-1", until); err != nil {
+		t.Fatal(err)
+	}
+	sess := newSession(t, clk, fullIdentity())
+	wantErr(t, "ClaimAndCreateSession of a claimed key", s.ClaimAndCreateSession(ctx, "assertion-1", until, sess), session.ErrReplay)
+	_, err := s.GetSession(ctx, sess.ID)
+	wantErr(t, "GetSession after a replay", err, session.ErrNotFound)
+	if n, err := s.DeleteSessionsBySessionIndex(ctx, sess.Identity.IdP, sess.Identity.NameID, ""); err != nil || n != 0 {
+		t.Errorf("sessions of the replayed identity: %d, %v; want none", n, err)
+	}
+}
+
+// A session that cannot be stored (invalid, or its ID taken) fails the call and leaves the key
+// unclaimed.
+func testClaimAndCreateSessionBadSession(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	until := clk.Now().Add(5 * time.Minute)
+	bad := newSession(t, clk, fullIdentity())
+	bad.ID = ""
+	if err := s.ClaimAndCreateSession(ctx, "assertion-1", until, bad); err == nil || errors.Is(err, session.ErrReplay) {
+		t.Fatalf("ClaimAndCreateSession of a session without an ID: %v, want an error other than ErrReplay", err)
+	}
+	first := newSession(t, clk, fullIdentity())
+	if err := s.CreateSession(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	dup := newSession(t, clk, fullIdentity())
+	dup.ID = first.ID
+	dup.Profile = "other"
+	if err := s.ClaimAndCreateSession(ctx, "assertion-2", until, dup); err == nil || errors.Is(err, session.ErrReplay) {
+		t.Fatalf("ClaimAndCreateSession with a taken session ID: %v, want an error other than ErrReplay", err)
+	}
+	checkSession(t, mustGet(t, s, first.ID), first)
+	for _, key := range []string{"assertion-1", "assertion-2"} {
+		if err := s.Claim(ctx, key, until); err != nil {
+			t.Errorf("Claim of %s after a failed ClaimAndCreateSession: %v, want it unclaimed", key, err)
+		}
+	}
+}
+
+func testClaimAndCreateSessionConcurrent(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	until := clk.Now().Add(time.Minute)
+	const n = 20
+	var mu sync.Mutex
+	var made []string
+	won, lost := race(t, n, session.ErrReplay, func() error {
+		sess := newSession(t, clk, fullIdentity())
+		err := s.ClaimAndCreateSession(ctx, "assertion-1", until, sess)
+		if err == nil {
+			mu.Lock()
+			made = append(made, sess.ID)
+			mu.Unlock()
+		}
+		return err
+	})
+	if won != 1 || lost != n-1 {
+		t.Errorf("ClaimAndCreateSession by %d goroutines: %d won, %d got ErrReplay; want 1 and %d", n, won, lost, n-1)
+	}
+	if got, err := s.DeleteSessionsBySessionIndex(ctx, fullIdentity().IdP, fullIdentity().NameID, ""); err != nil || got != len(made) || got != 1 {
+		t.Errorf("sessions made by the race: %d (%v), %d reported; want 1", got, err, len(made))
 	}
 }
 

@@ -153,18 +153,35 @@ func (s *Store) ttlMillis(expires time.Time) int64 {
 // CreateSession stores a new session under the SHA-256 of its ID and adds it to its user's
 // index. An existing session with the same ID is an error and is left as it was.
 func (s *Store) CreateSession(ctx context.Context, sess *session.Session) error {
-	if err := sess.Prepare(s.now()); err != nil {
+	keys, args, err := s.sessionWrite(sess)
+	if err != nil {
 		return fmt.Errorf("session/redis: create session: %w", err)
+	}
+	created, err := createSession.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return fmt.Errorf("session/redis: create session: %w", err)
+	}
+	if created == 0 {
+		return errSessionExists
+	}
+	return nil
+}
+
+var errSessionExists = errors.New("session/redis: create session: a session with this ID exists")
+
+// sessionWrite is the keys and arguments of the createSession script for sess.
+func (s *Store) sessionWrite(sess *session.Session) (keys []string, args []any, err error) {
+	if err := sess.Prepare(s.now()); err != nil {
+		return nil, nil, err
 	}
 	// NameID and NameIDFormat are json:"-" in identity.Identity; they travel in their own fields.
 	ident, err := json.Marshal(sess.Identity)
 	if err != nil {
-		return fmt.Errorf("session/redis: create session: %w", err)
+		return nil, nil, err
 	}
 	idHash := session.HashKey(sess.ID)
-	created, err := createSession.Run(ctx, s.rdb,
-		[]string{s.prefix + kindSession + idHash, s.userKey(sess.Identity.IdP, sess.Identity.NameID)},
-		s.ttlMillis(sess.ExpiresAt), idHash,
+	keys = []string{s.prefix + kindSession + idHash, s.userKey(sess.Identity.IdP, sess.Identity.NameID)}
+	args = []any{s.ttlMillis(sess.ExpiresAt), idHash,
 		"identity", ident,
 		"name_id", sess.Identity.NameID,
 		"name_id_format", sess.Identity.NameIDFormat,
@@ -173,12 +190,28 @@ func (s *Store) CreateSession(ctx context.Context, sess *session.Session) error 
 		"created_at", encodeTime(sess.CreatedAt),
 		"last_seen", encodeTime(sess.LastSeen),
 		"expires_at", encodeTime(sess.ExpiresAt),
-	).Int()
-	if err != nil {
-		return fmt.Errorf("session/redis: create session: %w", err)
 	}
-	if created == 0 {
-		return errors.New("session/redis: create session: a session with this ID exists")
+	return keys, args, nil
+}
+
+// ClaimAndCreateSession claims key and stores sess in one script: both or neither.
+func (s *Store) ClaimAndCreateSession(ctx context.Context, key string, until time.Time, sess *session.Session) error {
+	if key == "" {
+		return errors.New("session/redis: claim and create session: empty key")
+	}
+	keys, args, err := s.sessionWrite(sess)
+	if err != nil {
+		return fmt.Errorf("session/redis: claim and create session: %w", err)
+	}
+	keys = append([]string{s.key(kindClaim, key)}, keys...)
+	args = append([]any{encodeTime(s.now()), encodeTime(until), s.ttlMillis(until)}, args...)
+	switch r, err := claimAndCreateSession.Run(ctx, s.rdb, keys, args...).Int(); {
+	case err != nil:
+		return fmt.Errorf("session/redis: claim and create session: %w", err)
+	case r == 0:
+		return session.ErrReplay
+	case r < 0:
+		return errSessionExists
 	}
 	return nil
 }

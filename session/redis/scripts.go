@@ -24,22 +24,56 @@ local function before(a, b)
 end
 `
 
+// luaCreateSession defines create_session(skey, ikey, ttl, member, first): the session hash skey
+// from the field/value pairs ARGV[first...], living ttl ms, and its hash member in the user
+// index set ikey. Returns 0 when the session already exists (nothing written), 1 otherwise. The
+// index set lives at least as long as the longest session it lists.
+const luaCreateSession = `
+local function create_session(skey, ikey, ttl, member, first)
+  if redis.call('EXISTS', skey) == 1 then
+    return 0
+  end
+  redis.call('HSET', skey, unpack(ARGV, first))
+  redis.call('PEXPIRE', skey, ttl)
+  redis.call('SADD', ikey, member)
+  if redis.call('PTTL', ikey) < ttl then
+    redis.call('PEXPIRE', ikey, ttl)
+  end
+  return 1
+end
+`
+
 // createSession: KEYS[1] session, KEYS[2] user index set; ARGV[1] TTL in ms, ARGV[2] the
-// session's hash (the index member), ARGV[3...] field/value pairs. Returns 0 when the session
-// already exists (nothing written), 1 otherwise. The index set lives at least as long as the
-// longest session it lists.
-var createSession = goredis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then
+// session's hash (the index member), ARGV[3...] field/value pairs. See luaCreateSession.
+var createSession = goredis.NewScript(luaCreateSession + `
+return create_session(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2], 3)
+`)
+
+// luaClaim defines held(key, now), true while a claim on key is live, and take(key, till,
+// ttl), which claims it.
+const luaClaim = luaTime + `
+local function held(key, now)
+  local v = redis.call('GET', key)
+  return v and before(now, v)
+end
+local function take(key, till, ttl)
+  redis.call('SET', key, till, 'PX', ttl)
+end
+`
+
+// claimAndCreateSession: KEYS[1] claim, KEYS[2] session, KEYS[3] user index set; ARGV[1] now,
+// ARGV[2] until, ARGV[3] the claim's TTL in ms, then the arguments of createSession from
+// ARGV[4]. Returns 0 when the claim is held, -1 when the session exists (nothing written
+// either way), 1 when both are written.
+var claimAndCreateSession = goredis.NewScript(luaClaim + luaCreateSession + `
+if held(KEYS[1], ARGV[1]) then
   return 0
 end
-local ttl = tonumber(ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('SADD', KEYS[2], ARGV[2])
-if redis.call('PTTL', KEYS[2]) < ttl then
-  redis.call('PEXPIRE', KEYS[2], ttl)
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return -1
 end
-return 1
+take(KEYS[1], ARGV[2], ARGV[3])
+return create_session(KEYS[2], KEYS[3], tonumber(ARGV[4]), ARGV[5], 6)
 `)
 
 // touchSession: KEYS[1] session; ARGV[1] now, ARGV[2] lastSeen. Returns 0 when the session is
@@ -77,12 +111,11 @@ return n
 // claim: KEYS[1] claim; ARGV[1] now, ARGV[2] until, ARGV[3] TTL in ms. Returns 0 when a live
 // claim holds the key (the caller lost), 1 when this call claimed it. The stored until, not
 // Redis's TTL, decides liveness, so that the store's clock is the judge.
-var claim = goredis.NewScript(luaTime + `
-local held = redis.call('GET', KEYS[1])
-if held and before(ARGV[1], held) then
+var claim = goredis.NewScript(luaClaim + `
+if held(KEYS[1], ARGV[1]) then
   return 0
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+take(KEYS[1], ARGV[2], ARGV[3])
 return 1
 `)
 

@@ -8,7 +8,7 @@ import (
 )
 
 // Group commit. With synchronous=FULL every commit waits for an fsync of the WAL, and a login
-// makes five single-statement writes (three of them fsynced, see Store.relaxed); on a disk the
+// makes four writes (two of them fsynced, see Store.relaxed); on a disk the
 // fsyncs were the largest cost of a login after its cryptography (docs/BENCHMARKS.md,
 // benchmark 1). So the single-statement writes of
 // this process go through one committer goroutine: it takes every write queued while the
@@ -33,7 +33,10 @@ var errClosed = errors.New("session/sqlite: store closed")
 type groupOp struct {
 	run     func(ctx context.Context, tx *sql.Tx, st *statements) error
 	relaxed bool
-	done    chan error // buffered: the committer never waits for the caller
+	// ownTx: run makes more than one statement, so on its own it still runs in a transaction
+	// (all of it or nothing), never in autocommit.
+	ownTx bool
+	done  chan error // buffered: the committer never waits for the caller
 }
 
 type committer struct {
@@ -54,10 +57,19 @@ func (s *Store) startCommitter() {
 // write submits run and waits for its commit. A ctx that has already ended fails it before
 // anything is done; once submitted, the write is carried out whatever happens to ctx.
 func (s *Store) write(ctx context.Context, relaxed bool, run func(ctx context.Context, tx *sql.Tx, st *statements) error) error {
+	return s.submit(ctx, &groupOp{run: run, relaxed: relaxed})
+}
+
+// writeTx is write for a run of several statements: alone or in a group, all or nothing.
+func (s *Store) writeTx(ctx context.Context, run func(ctx context.Context, tx *sql.Tx, st *statements) error) error {
+	return s.submit(ctx, &groupOp{run: run, ownTx: true})
+}
+
+func (s *Store) submit(ctx context.Context, op *groupOp) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &groupOp{run: run, relaxed: relaxed, done: make(chan error, 1)}
+	op.done = make(chan error, 1)
 	select {
 	case s.commit.ops <- op:
 	case <-s.commit.done:
@@ -131,11 +143,11 @@ func (s *Store) handle(batch []*groupOp) (*sql.DB, *statements) {
 // runGroup commits batch (writeMu held) and answers each write.
 func (s *Store) runGroup(batch []*groupOp) {
 	ctx := context.Background()
-	db, st := s.handle(batch)
 	if len(batch) == 1 {
-		batch[0].done <- batch[0].run(ctx, nil, st)
+		batch[0].done <- s.runAlone(ctx, batch)
 		return
 	}
+	db, st := s.handle(batch)
 	opFailed, err := s.runInOne(ctx, db, st, batch)
 	switch {
 	case err == nil:
@@ -147,8 +159,7 @@ func (s *Store) runGroup(batch []*groupOp) {
 	case opFailed:
 		// Rolled back: each on its own, so that only the failing write fails.
 		for i, op := range batch {
-			_, st := s.handle(batch[i : i+1])
-			op.done <- op.run(ctx, nil, st)
+			op.done <- s.runAlone(ctx, batch[i:i+1])
 		}
 	default:
 		// BEGIN or COMMIT failed (another process held the lock past busy_timeout, the disk
@@ -158,6 +169,17 @@ func (s *Store) runGroup(batch []*groupOp) {
 			op.done <- err
 		}
 	}
+}
+
+// runAlone commits the one write of one: in autocommit, or in a transaction of its own when it
+// asks for one.
+func (s *Store) runAlone(ctx context.Context, one []*groupOp) error {
+	db, st := s.handle(one)
+	if !one[0].ownTx {
+		return one[0].run(ctx, nil, st)
+	}
+	_, err := s.runInOne(ctx, db, st, one)
+	return err
 }
 
 // runInOne runs every write of batch in one transaction and commits it; any error rolls the

@@ -213,3 +213,55 @@ func TestPendingCommitsRelaxed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// ClaimAndCreateSession inside a group keeps its all-or-nothing: the one whose session cannot
+// be stored fails alone and leaves its key unclaimed, a lost claim makes no session, and the
+// others commit both.
+func TestGroupClaimAndCreateSession(t *testing.T) {
+	s := openTemp(t, filepath.Join(t.TempDir(), "eidsp.db"), nil)
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now()
+	until := now.Add(time.Hour)
+	dup := testSession(t, now)
+	if err := s.CreateSession(ctx, dup); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Claim(ctx, "taken", until); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	made := make([]*session.Session, n)
+	errs := queueWrites(t, s, n, func(i int) error {
+		sess := testSession(t, now)
+		key := fmt.Sprint("key-", i)
+		switch i {
+		case 3:
+			sess.ID = dup.ID // a constraint error after the claim
+		case 5:
+			key = "taken"
+		}
+		made[i] = sess
+		return s.ClaimAndCreateSession(ctx, key, until, sess)
+	})
+	for i, err := range errs {
+		_, gerr := s.GetSession(ctx, made[i].ID)
+		switch i {
+		case 3:
+			if err == nil || errors.Is(err, session.ErrReplay) {
+				t.Errorf("taken session ID in a group: %v, want a constraint error", err)
+			}
+			if cerr := s.Claim(ctx, "key-3", until); cerr != nil {
+				t.Errorf("key of the failed write: %v, want it unclaimed", cerr)
+			}
+		case 5:
+			if !errors.Is(err, session.ErrReplay) || !errors.Is(gerr, session.ErrNotFound) {
+				t.Errorf("claimed key in a group: %v, session %v; want ErrReplay and no session", err, gerr)
+			}
+		default:
+			if err != nil || gerr != nil {
+				t.Errorf("write %d in a group: %v, session %v", i, err, gerr)
+			}
+		}
+	}
+}

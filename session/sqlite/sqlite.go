@@ -43,8 +43,9 @@ type Sync string
 const (
 	// SyncFull: a commit returns once the WAL is fsynced; it survives a crash of the process,
 	// of the OS and a power loss. Pending logins are the exception: they are committed as
-	// with SyncNormal (see Store.relaxed), so a login costs three fsynced writes (two
-	// replay-cache entries and the session), fewer when writes share a commit (group.go).
+	// with SyncNormal (see Store.relaxed), so a login costs two fsynced commits (the
+	// artifact's replay-cache entry; the assertion's with the session), fewer when writes
+	// share a commit (group.go).
 	SyncFull Sync = "FULL"
 	// SyncNormal: a commit returns once it is written to the WAL, which is fsynced only at
 	// checkpoints. It survives a crash of the process (SIGKILL included) but the last commits
@@ -68,7 +69,7 @@ type Store struct {
 	// back until it expires, but the artifact and the assertion that answered it stay in the
 	// replay cache, which is fsynced. Such a commit survives SIGKILL like any other (the OS
 	// holds the log), and the next fsynced commit makes it durable too, since both append to
-	// the one WAL. It saves two of a login's five fsyncs.
+	// the one WAL. It saves two of a login's fsyncs.
 	relaxed      *sql.DB
 	relaxedStmts statements
 
@@ -310,20 +311,60 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // CreateSession stores a new session under the SHA-256 of its ID.
 func (s *Store) CreateSession(ctx context.Context, sess *session.Session) error {
-	if err := sess.Prepare(s.now()); err != nil {
+	args, err := s.sessionArgs(sess)
+	if err != nil {
 		return fmt.Errorf("session/sqlite: create session: %w", err)
+	}
+	if _, err = s.exec(ctx, false, createSessionStmt, args...); err != nil {
+		return fmt.Errorf("session/sqlite: create session: %w", err)
+	}
+	return nil
+}
+
+// sessionArgs is the arguments of the createSession statement for sess.
+func (s *Store) sessionArgs(sess *session.Session) ([]any, error) {
+	if err := sess.Prepare(s.now()); err != nil {
+		return nil, err
 	}
 	// NameID and NameIDFormat are json:"-" in identity.Identity; they travel in their own columns.
 	ident, err := json.Marshal(sess.Identity)
 	if err != nil {
-		return fmt.Errorf("session/sqlite: create session: %w", err)
+		return nil, err
 	}
-	_, err = s.exec(ctx, false, createSessionStmt,
-		session.HashKey(sess.ID), string(ident), sess.Identity.IdP, sess.Identity.NameID,
+	return []any{session.HashKey(sess.ID), string(ident), sess.Identity.IdP, sess.Identity.NameID,
 		sess.Identity.NameIDFormat, sess.Identity.SessionIndex, sess.Profile,
-		unixNano(sess.CreatedAt), unixNano(sess.LastSeen), unixNano(sess.ExpiresAt))
+		unixNano(sess.CreatedAt), unixNano(sess.LastSeen), unixNano(sess.ExpiresAt)}, nil
+}
+
+// ClaimAndCreateSession makes the claim and the session in one transaction: one commit, one
+// fsync, for the last step of a login.
+func (s *Store) ClaimAndCreateSession(ctx context.Context, key string, until time.Time, sess *session.Session) error {
+	if key == "" {
+		return errors.New("session/sqlite: claim and create session: empty key")
+	}
+	args, err := s.sessionArgs(sess)
 	if err != nil {
-		return fmt.Errorf("session/sqlite: create session: %w", err)
+		return fmt.Errorf("session/sqlite: claim and create session: %w", err)
+	}
+	claimed := false
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, st *statements) error {
+		claimed = false // a second run (after a failed group) starts over
+		res, err := tx.StmtContext(ctx, st.claim).ExecContext(ctx, session.HashKey(key), unixNano(until), unixNano(s.now()))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // lost the claim: nothing written, the session is not made
+		}
+		claimed = true
+		_, err = tx.StmtContext(ctx, st.createSession).ExecContext(ctx, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("session/sqlite: claim and create session: %w", err)
+	}
+	if !claimed {
+		return session.ErrReplay
 	}
 	return nil
 }
