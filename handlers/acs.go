@@ -40,7 +40,7 @@ func (s *Server) acsArtifact(c *echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	now := s.Now()
-	if err := s.Store.Claim(ctx, "artifact:"+art, now.Add(s.Opt.PendingTTL)); errors.Is(err, session.ErrReplay) {
+	if err := s.Store.ClaimRelaxed(ctx, "artifact:"+art, now.Add(s.Opt.PendingTTL)); errors.Is(err, session.ErrReplay) {
 		return s.finishLogin(c, pl, idp, nil, &saml.Error{Reason: saml.ReasonReplay, Err: errors.New("artifact seen before")})
 	} else if err != nil {
 		return fmt.Errorf("replay cache: %w", err)

@@ -89,6 +89,11 @@ type Store interface {
 	// Claim records key until the given time. The first caller gets nil; later callers get
 	// ErrReplay until `until` has passed, after which the key can be claimed again.
 	Claim(ctx context.Context, key string, until time.Time) error
+	// ClaimRelaxed is Claim, as exclusive, for a key whose replay a later durable write stops
+	// as well (an artifact: the assertion it resolves to is claimed with its session). A store
+	// may commit it without waiting for stable storage: a power loss or an OS crash can forget
+	// it, a crash of the process cannot.
+	ClaimRelaxed(ctx context.Context, key string, until time.Time) error
 	// ClaimAndCreateSession is Claim(key, until) and CreateSession(s) as one step: both or
 	// neither. ErrReplay, and no session, when key is claimed; an error from the session's
 	// side leaves key unclaimed. A login's last step: its assertion and its session.

@@ -70,9 +70,13 @@ func Run(t *testing.T, newStore NewStore) {
 		{"fail/pending-expired", testPendingExpired},
 		{"fail/pending-invalid", testPendingInvalid},
 		{"ok/pending-concurrent-take", testPendingConcurrentTake},
-		{"ok/claim", testClaim},
-		{"ok/claim-after-until", testClaimAfterUntil},
-		{"ok/claim-concurrent", testClaimConcurrent},
+		{"ok/claim", withClaim(testClaim, plainClaim)},
+		{"ok/claim-after-until", withClaim(testClaimAfterUntil, plainClaim)},
+		{"ok/claim-concurrent", withClaim(testClaimConcurrent, plainClaim)},
+		{"ok/claim-relaxed", withClaim(testClaim, relaxedClaim)},
+		{"ok/claim-relaxed-after-until", withClaim(testClaimAfterUntil, relaxedClaim)},
+		{"ok/claim-relaxed-concurrent", withClaim(testClaimConcurrent, relaxedClaim)},
+		{"ok/claim-relaxed-shares-keys", testClaimRelaxedSharesKeys},
 		{"ok/claim-and-create-session", testClaimAndCreateSession},
 		{"fail/claim-and-create-session-replay-makes-none", testClaimAndCreateSessionReplay},
 		{"fail/claim-and-create-session-bad-session-claims-nothing", testClaimAndCreateSessionBadSession},
@@ -529,58 +533,88 @@ func testPendingConcurrentTake(t *testing.T, s session.Store, clk *Clock) {
 	}
 }
 
-func testClaim(t *testing.T, s session.Store, clk *Clock) {
+// claimFunc is Claim or ClaimRelaxed of one store: the claim cases run against both.
+type claimFunc func(ctx context.Context, key string, until time.Time) error
+
+func plainClaim(s session.Store) claimFunc   { return s.Claim }
+func relaxedClaim(s session.Store) claimFunc { return s.ClaimRelaxed }
+
+func withClaim(fn func(*testing.T, claimFunc, *Clock), pick func(session.Store) claimFunc) func(*testing.T, session.Store, *Clock) {
+	return func(t *testing.T, s session.Store, clk *Clock) { fn(t, pick(s), clk) }
+}
+
+func testClaim(t *testing.T, claim claimFunc, clk *Clock) {
 	ctx := context.Background()
 	until := clk.Now().Add(5 * time.Minute)
-	if err := s.Claim(ctx, "assertion-1", until); err != nil {
+	if err := claim(ctx, "assertion-1", until); err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
-	wantErr(t, "Claim (second)", s.Claim(ctx, "assertion-1", until), session.ErrReplay)
+	wantErr(t, "Claim (second)", claim(ctx, "assertion-1", until), session.ErrReplay)
 	// A later claim must not extend or shorten the first: it lost.
-	wantErr(t, "Claim (second, longer)", s.Claim(ctx, "assertion-1", until.Add(time.Hour)), session.ErrReplay)
-	if err := s.Claim(ctx, "assertion-2", until); err != nil {
+	wantErr(t, "Claim (second, longer)", claim(ctx, "assertion-1", until.Add(time.Hour)), session.ErrReplay)
+	if err := claim(ctx, "assertion-2", until); err != nil {
 		t.Fatalf("Claim (other key): %v", err)
 	}
 	clk.Advance(5*time.Minute - time.Millisecond)
-	wantErr(t, "Claim just before until", s.Claim(ctx, "assertion-1", until), session.ErrReplay)
-	if err := s.Claim(ctx, "", until); err == nil {
+	wantErr(t, "Claim just before until", claim(ctx, "assertion-1", until), session.ErrReplay)
+	if err := claim(ctx, "", until); err == nil {
 		t.Error("Claim with empty key: no error")
 	}
 }
 
-func testClaimAfterUntil(t *testing.T, s session.Store, clk *Clock) {
+func testClaimAfterUntil(t *testing.T, claim claimFunc, clk *Clock) {
 	ctx := context.Background()
 	until := clk.Now().Add(5 * time.Minute)
-	if err := s.Claim(ctx, "assertion-1", until); err != nil {
+	if err := claim(ctx, "assertion-1", until); err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
 	clk.Advance(5 * time.Minute) // until reached
 	next := clk.Now().Add(5 * time.Minute)
-	if err := s.Claim(ctx, "assertion-1", next); err != nil {
+	if err := claim(ctx, "assertion-1", next); err != nil {
 		t.Fatalf("Claim at until: %v", err)
 	}
-	wantErr(t, "Claim after re-claim", s.Claim(ctx, "assertion-1", next), session.ErrReplay)
+	wantErr(t, "Claim after re-claim", claim(ctx, "assertion-1", next), session.ErrReplay)
 	clk.Advance(time.Minute)
-	wantErr(t, "Claim within the new claim", s.Claim(ctx, "assertion-1", next), session.ErrReplay)
+	wantErr(t, "Claim within the new claim", claim(ctx, "assertion-1", next), session.ErrReplay)
 }
 
-func testClaimConcurrent(t *testing.T, s session.Store, clk *Clock) {
+func testClaimConcurrent(t *testing.T, claim claimFunc, clk *Clock) {
 	ctx := context.Background()
 	until := clk.Now().Add(time.Minute)
 	const n = 20
 	for _, key := range []string{"fresh", "expired"} {
 		if key == "expired" {
 			// The expired-entry path of the upsert must be just as exclusive.
-			if err := s.Claim(ctx, key, clk.Now().Add(time.Second)); err != nil {
+			if err := claim(ctx, key, clk.Now().Add(time.Second)); err != nil {
 				t.Fatalf("Claim: %v", err)
 			}
 			clk.Advance(2 * time.Second)
 			until = clk.Now().Add(time.Minute)
 		}
-		won, lost := race(t, n, session.ErrReplay, func() error { return s.Claim(ctx, key, until) })
+		won, lost := race(t, n, session.ErrReplay, func() error { return claim(ctx, key, until) })
 		if won != 1 || lost != n-1 {
 			t.Errorf("%s key: Claim by %d goroutines: %d won, %d got ErrReplay; want 1 and %d", key, n, won, lost, n-1)
 		}
+	}
+}
+
+// Claim and ClaimRelaxed are one replay cache: a key either took excludes the other.
+func testClaimRelaxedSharesKeys(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	until := clk.Now().Add(5 * time.Minute)
+	if err := s.ClaimRelaxed(ctx, "artifact-1", until); err != nil {
+		t.Fatalf("ClaimRelaxed: %v", err)
+	}
+	wantErr(t, "Claim of a key ClaimRelaxed took", s.Claim(ctx, "artifact-1", until), session.ErrReplay)
+	if err := s.Claim(ctx, "artifact-2", until); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	wantErr(t, "ClaimRelaxed of a key Claim took", s.ClaimRelaxed(ctx, "artifact-2", until), session.ErrReplay)
+	sess := newSession(t, clk, fullIdentity())
+	wantErr(t, "ClaimAndCreateSession of a key ClaimRelaxed took",
+		s.ClaimAndCreateSession(ctx, "artifact-1", until, sess), session.ErrReplay)
+	if _, err := s.GetSession(ctx, sess.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("GetSession after a refused ClaimAndCreateSession: %v, want ErrNotFound", err)
 	}
 }
 
@@ -745,9 +779,13 @@ func testContextCancelled(t *testing.T, s session.Store, clk *Clock) {
 			_, err := s.DeleteSessionsBySessionIndex(ctx, live.Identity.IdP, live.Identity.NameID, "")
 			return err
 		},
-		"PutPending":     func() error { return s.PutPending(ctx, newPending(t, clk)) },
-		"TakePending":    func() error { _, err := s.TakePending(ctx, pend.Key); return err },
-		"Claim":          func() error { return s.Claim(ctx, "cancelled", until) },
+		"PutPending":   func() error { return s.PutPending(ctx, newPending(t, clk)) },
+		"TakePending":  func() error { _, err := s.TakePending(ctx, pend.Key); return err },
+		"Claim":        func() error { return s.Claim(ctx, "cancelled", until) },
+		"ClaimRelaxed": func() error { return s.ClaimRelaxed(ctx, "cancelled", until) },
+		"ClaimAndCreateSession": func() error {
+			return s.ClaimAndCreateSession(ctx, "cancelled", until, newSession(t, clk, fullIdentity()))
+		},
 		"PutDocument":    func() error { return s.PutDocument(ctx, newDocument(clk, doc.Key, "replaced")) },
 		"GetDocument":    func() error { _, err := s.GetDocument(ctx, doc.Key); return err },
 		"DeleteDocument": func() error { return s.DeleteDocument(ctx, doc.Key) },

@@ -405,6 +405,11 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 	return nil
 }
 
+// ClaimRelaxed is Claim: Redis makes every write as durable as its appendfsync setting says.
+func (s *Store) ClaimRelaxed(ctx context.Context, key string, until time.Time) error {
+	return s.Claim(ctx, key, until)
+}
+
 // sweepBatch is the SCAN COUNT hint, and so roughly the number of keys one script call handles.
 const sweepBatch = 500
 

@@ -8,10 +8,9 @@ import (
 )
 
 // Group commit. With synchronous=FULL every commit waits for an fsync of the WAL, and a login
-// makes four writes (two of them fsynced, see Store.relaxed); on a disk the
-// fsyncs were the largest cost of a login after its cryptography (docs/BENCHMARKS.md,
-// benchmark 1). So the single-statement writes of
-// this process go through one committer goroutine: it takes every write queued while the
+// makes four writes (one of them fsynced, see Store.relaxed); on a disk the fsyncs were the
+// largest cost of a login after its cryptography (docs/BENCHMARKS.md, benchmark 1). So the
+// writes of this process go through one committer goroutine: it takes every write queued while the
 // previous commit was running and runs them in one transaction, one fsync for all, then
 // answers each. No write waits for company: a write that finds the committer idle is committed
 // at once, on its own, in autocommit. A write returns only after the commit that holds it: the
@@ -28,7 +27,7 @@ var errClosed = errors.New("session/sqlite: store closed")
 
 // groupOp is one write. run executes it with tx, or in autocommit when tx is nil, using the
 // statements st of the handle it runs on; it may run twice (after a failed group) and must set
-// its outputs afresh each time. A relaxed write (a pending login's) needs no fsync of its own:
+// its outputs afresh each time. A relaxed write (a pending login's, ClaimRelaxed) needs no fsync of its own:
 // a group of relaxed writes only commits on the relaxed handle (see Store.relaxed).
 type groupOp struct {
 	run     func(ctx context.Context, tx *sql.Tx, st *statements) error

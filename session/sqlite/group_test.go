@@ -128,8 +128,8 @@ func TestGroupCommitAfterClose(t *testing.T) {
 	}
 }
 
-// At FULL, pending logins commit on the relaxed handle (no fsync of their own) and everything
-// else on the durable one; a group that mixes both commits durably, and each write keeps its
+// At FULL, pending logins and ClaimRelaxed commit on the relaxed handle (no fsync of their own)
+// and everything else on the durable one; a group that mixes both commits durably, and each write keeps its
 // outcome. At NORMAL there is no relaxed handle.
 func TestPendingCommitsRelaxed(t *testing.T) {
 	ctx := context.Background()
@@ -156,8 +156,15 @@ func TestPendingCommitsRelaxed(t *testing.T) {
 	if got, err := s.TakePending(ctx, "relay-a"); err != nil || got.RequestID != "_a" {
 		t.Fatalf("TakePending = %+v, %v", got, err)
 	}
-	if n := s.commit.relaxedCommits.Load(); n != 2 {
-		t.Errorf("put and take of a pending login made %d relaxed commits, want 2", n)
+	if err := s.ClaimRelaxed(ctx, "artifact", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.commit.relaxedCommits.Load(); n != 3 {
+		t.Errorf("put and take of a pending login and a relaxed claim made %d relaxed commits, want 3", n)
+	}
+	// The relaxed claim is in the one replay cache: the durable handle sees it.
+	if err := s.Claim(ctx, "artifact", now.Add(time.Hour)); !errors.Is(err, session.ErrReplay) {
+		t.Errorf("Claim of a key ClaimRelaxed took: %v, want ErrReplay", err)
 	}
 	if err := s.Claim(ctx, "k", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -165,8 +172,11 @@ func TestPendingCommitsRelaxed(t *testing.T) {
 	if err := s.CreateSession(ctx, testSession(t, now)); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.commit.relaxedCommits.Load(); n != 2 {
-		t.Errorf("a claim and a session made %d more relaxed commits, want none", n-2)
+	if err := s.ClaimAndCreateSession(ctx, "assertion", now.Add(time.Hour), testSession(t, now)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.commit.relaxedCommits.Load(); n != 3 {
+		t.Errorf("claims and sessions made %d more relaxed commits, want none", n-3)
 	}
 	// A mixed group: pending logins beside claims, one of which is lost.
 	const n = 10
@@ -187,7 +197,7 @@ func TestPendingCommitsRelaxed(t *testing.T) {
 			t.Errorf("write %d of a mixed group: %v", i+1, err)
 		}
 	}
-	if got := s.commit.relaxedCommits.Load(); got != 2 {
+	if got := s.commit.relaxedCommits.Load(); got != 3 {
 		t.Errorf("a mixed group committed on the relaxed handle (%d relaxed commits)", got)
 	}
 	other := openTemp(t, path, nil)

@@ -42,10 +42,10 @@ type Sync string
 
 const (
 	// SyncFull: a commit returns once the WAL is fsynced; it survives a crash of the process,
-	// of the OS and a power loss. Pending logins are the exception: they are committed as
-	// with SyncNormal (see Store.relaxed), so a login costs two fsynced commits (the
-	// artifact's replay-cache entry; the assertion's with the session), fewer when writes
-	// share a commit (group.go).
+	// of the OS and a power loss. Pending logins and ClaimRelaxed (an artifact's claim) are
+	// the exception: they are committed as with SyncNormal (see Store.relaxed), so a login
+	// costs one fsynced commit (the assertion's replay-cache entry with the session), less
+	// when writes share a commit (group.go).
 	SyncFull Sync = "FULL"
 	// SyncNormal: a commit returns once it is written to the WAL, which is fsynced only at
 	// checkpoints. It survives a crash of the process (SIGKILL included) but the last commits
@@ -63,13 +63,16 @@ type Store struct {
 	now func() time.Time
 
 	// relaxed is a second handle on the same file, one connection at synchronous=NORMAL, for
-	// the writes of pending logins when the store is at FULL (nil otherwise). A pending login
-	// lives for minutes and guards nothing a power loss could reopen: losing a PutPending
-	// fails that one login (the user starts again); losing a TakePending brings the record
-	// back until it expires, but the artifact and the assertion that answered it stay in the
-	// replay cache, which is fsynced. Such a commit survives SIGKILL like any other (the OS
-	// holds the log), and the next fsynced commit makes it durable too, since both append to
-	// the one WAL. It saves two of a login's fsyncs.
+	// the writes of pending logins and ClaimRelaxed when the store is at FULL (nil otherwise).
+	// They guard nothing a power loss could reopen. Losing a PutPending fails that one login
+	// (the user starts again). Losing a TakePending brings the record back until it expires,
+	// but the assertion that answered it stays in the replay cache, fsynced with its session.
+	// Losing an artifact's claim lets the artifact be presented again: the IdP answers an
+	// artifact once (SAML bindings 3.6.4), and were it to answer again, the assertion's
+	// claim, fsynced, refuses what it resolves to. Such a commit survives SIGKILL like any
+	// other (the OS holds the log), and the next fsynced commit makes it durable too, since
+	// both append to the one WAL: once a login has its session, every write it made is on
+	// stable storage. It saves three of a login's four fsyncs.
 	relaxed      *sql.DB
 	relaxedStmts statements
 
@@ -94,8 +97,8 @@ type statements struct {
 	insertAudit, trimAudit                                 *sql.Stmt
 }
 
-// prepare prepares the statements on db and, when the store has a relaxed handle, the pending
-// logins' statements on it too.
+// prepare prepares the statements on db and, when the store has a relaxed handle, the relaxed
+// writes' statements (pending logins, claim) on it too.
 func (s *Store) prepare(ctx context.Context) error {
 	if err := prepareOn(ctx, s.db, &s.stmts, false); err != nil {
 		return err
@@ -106,7 +109,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
-func prepareOn(ctx context.Context, db *sql.DB, stmts *statements, pendingOnly bool) error {
+func prepareOn(ctx context.Context, db *sql.DB, stmts *statements, relaxedOnly bool) error {
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -141,7 +144,7 @@ func prepareOn(ctx context.Context, db *sql.DB, stmts *statements, pendingOnly b
 			DELETE FROM audit_events
 			WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)`},
 	} {
-		if pendingOnly && p.dst != &stmts.putPending && p.dst != &stmts.takePending {
+		if relaxedOnly && p.dst != &stmts.putPending && p.dst != &stmts.takePending && p.dst != &stmts.claim {
 			continue
 		}
 		st, err := db.PrepareContext(ctx, p.sql)
@@ -500,10 +503,20 @@ func (s *Store) TakePending(ctx context.Context, key string) (*session.PendingLo
 // Claim records key in the replay cache. The upsert replaces an existing entry only if it has
 // expired; when the entry is live the WHERE fails, no row changes, and the caller lost.
 func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
+	return s.claim(ctx, false, key, until)
+}
+
+// ClaimRelaxed is Claim committed on the relaxed handle when the store is at FULL (see
+// Store.relaxed): the one replay_cache table, so it excludes Claim's keys and they its keys.
+func (s *Store) ClaimRelaxed(ctx context.Context, key string, until time.Time) error {
+	return s.claim(ctx, true, key, until)
+}
+
+func (s *Store) claim(ctx context.Context, relaxed bool, key string, until time.Time) error {
 	if key == "" {
 		return errors.New("session/sqlite: claim: empty key")
 	}
-	res, err := s.exec(ctx, false, claimStmt, session.HashKey(key), unixNano(until), unixNano(s.now()))
+	res, err := s.exec(ctx, relaxed, claimStmt, session.HashKey(key), unixNano(until), unixNano(s.now()))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: claim: %w", err)
 	}
