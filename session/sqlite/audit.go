@@ -11,7 +11,7 @@ import (
 // AppendAudit adds events and trims the trail to the newest session.MaxAuditEvents by
 // insertion, in one transaction, so that no reader ever sees more and a failed trim leaves no
 // extra row behind. A batch costs one commit and one trim however many events it holds.
-func (s *Store) AppendAudit(ctx context.Context, events ...*session.AuditEvent) (err error) {
+func (s *Store) AppendAudit(ctx context.Context, events ...*session.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -24,11 +24,16 @@ func (s *Store) AppendAudit(ctx context.Context, events ...*session.AuditEvent) 
 		}
 		vals[i] = string(v)
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	if err := s.direct(func() error { return s.appendAudit(ctx, events, vals) }); err != nil {
+		return fmt.Errorf("session/sqlite: append audit: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) appendAudit(ctx context.Context, events []*session.AuditEvent, vals []string) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("session/sqlite: append audit: %w", err)
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -38,16 +43,13 @@ func (s *Store) AppendAudit(ctx context.Context, events ...*session.AuditEvent) 
 	insert := tx.StmtContext(ctx, s.stmts.insertAudit)
 	for i, e := range events {
 		if _, err = insert.ExecContext(ctx, unixNano(e.Time), vals[i]); err != nil {
-			return fmt.Errorf("session/sqlite: append audit: %w", err)
+			return err
 		}
 	}
 	if _, err = tx.StmtContext(ctx, s.stmts.trimAudit).ExecContext(ctx, session.MaxAuditEvents-1); err != nil {
-		return fmt.Errorf("session/sqlite: append audit: trim: %w", err)
+		return fmt.Errorf("trim: %w", err)
 	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("session/sqlite: append audit: %w", err)
-	}
-	return nil
+	return tx.Commit()
 }
 
 // RecentAudit returns at most n events, newest first.

@@ -20,13 +20,14 @@ func (s *Store) PutDocument(ctx context.Context, d *session.Document) error {
 	if value == nil {
 		value = []byte{}
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO documents (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
-		                                updated_by = excluded.updated_by`,
-		d.Key, value, unixNano(d.UpdatedAt), d.UpdatedBy)
+	err := s.direct(func() error {
+		_, err := s.db.ExecContext(ctx, `
+			INSERT INTO documents (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
+			                                updated_by = excluded.updated_by`,
+			d.Key, value, unixNano(d.UpdatedAt), d.UpdatedBy)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("session/sqlite: put document: %w", err)
 	}
@@ -57,9 +58,11 @@ func (s *Store) DeleteDocument(ctx context.Context, key string) error {
 	if err := session.CheckDocumentKey(key); err != nil {
 		return fmt.Errorf("session/sqlite: delete document: %w", err)
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM documents WHERE key = ?`, key); err != nil {
+	err := s.direct(func() error {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM documents WHERE key = ?`, key)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("session/sqlite: delete document: %w", err)
 	}
 	return nil

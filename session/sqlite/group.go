@@ -7,14 +7,16 @@ import (
 	"sync/atomic"
 )
 
-// Group commit. With synchronous=FULL every commit waits for an fsync of the WAL, and a login
-// makes four writes (one of them fsynced, see Store.relaxed); on a disk the fsyncs were the
+// Group commit. With synchronous=FULL a durable write waits for an fsync of the WAL, and a
+// login makes four writes (one of them durable, see Store.wal); on a disk the fsyncs were the
 // largest cost of a login after its cryptography (docs/BENCHMARKS.md, benchmark 1). So the
-// writes of this process go through one committer goroutine: it takes every write queued while the
-// previous commit was running and runs them in one transaction, one fsync for all, then
-// answers each. No write waits for company: a write that finds the committer idle is committed
-// at once, on its own, in autocommit. A write returns only after the commit that holds it: the
-// guarantee of each call (committed means durable) is unchanged.
+// writes of this process go through one committer goroutine: it takes every write queued while
+// the previous commit was running and runs them in one transaction, then answers each: a
+// relaxed write at once, a durable one after the syncer's next fsync (walsync.go), which
+// covers every group committed before it. No write waits for company: a write that finds the
+// committer idle is committed at once, on its own, in autocommit. A write returns only after
+// the commit that holds it, and a durable one only once that commit is on stable storage: the
+// guarantee of each call is unchanged.
 //
 // A statement that fails inside a group (a constraint, an I/O error) could leave SQLite's
 // transaction rolled back underneath the others, so the group is rolled back and each of its
@@ -26,9 +28,9 @@ const maxGroup = 64
 var errClosed = errors.New("session/sqlite: store closed")
 
 // groupOp is one write. run executes it with tx, or in autocommit when tx is nil, using the
-// statements st of the handle it runs on; it may run twice (after a failed group) and must set
-// its outputs afresh each time. A relaxed write (a pending login's, ClaimRelaxed) needs no fsync of its own:
-// a group of relaxed writes only commits on the relaxed handle (see Store.relaxed).
+// prepared statements st; it may run twice (after a failed group) and must set
+// its outputs afresh each time. A relaxed write (a pending login's, ClaimRelaxed) needs no fsync
+// of its own (see Store.wal): it is answered when its group commits.
 type groupOp struct {
 	run     func(ctx context.Context, tx *sql.Tx, st *statements) error
 	relaxed bool
@@ -43,13 +45,17 @@ type committer struct {
 	quit chan struct{}
 	done chan struct{}
 	// groups and grouped count the transactions of more than one write and the writes they
-	// held; relaxedCommits the commits made on the relaxed handle (tests and the benchmark
-	// read them).
-	groups, grouped, relaxedCommits atomic.Int64
+	// held (tests and the benchmark read them).
+	groups, grouped atomic.Int64
+	// toSync: the durable writes of the group just committed, for the syncer (committer only).
+	toSync []*groupOp
 }
 
 func (s *Store) startCommitter() {
 	s.commit = &committer{ops: make(chan *groupOp, 4*maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
+	if s.wal != nil {
+		go s.wal.run()
+	}
 	go s.runCommitter()
 }
 
@@ -90,7 +96,14 @@ func (s *Store) submit(ctx context.Context, op *groupOp) error {
 
 func (s *Store) runCommitter() {
 	c := s.commit
-	defer close(c.done)
+	defer func() {
+		// The writes handed to the syncer are answered before Close goes on.
+		if s.wal != nil {
+			close(s.wal.q)
+			<-s.wal.done
+		}
+		close(c.done)
+	}()
 	batch := make([]*groupOp, 0, maxGroup)
 	for {
 		select {
@@ -120,71 +133,68 @@ func (s *Store) runCommitter() {
 		}
 		s.runGroup(batch)
 		s.writeMu.Unlock()
+		if len(c.toSync) > 0 {
+			s.wal.q <- c.toSync
+			c.toSync = nil // the syncer owns that slice now
+		}
 		clear(batch)
 	}
 }
 
-// handle is where batch commits: the relaxed handle when every write of it is relaxed (and the
-// store has one), the durable one otherwise.
-func (s *Store) handle(batch []*groupOp) (*sql.DB, *statements) {
-	if s.relaxed == nil {
-		return s.db, &s.stmts
+// answer gives op its outcome: now, or once the syncer has made its commit durable.
+func (s *Store) answer(op *groupOp, err error) {
+	if err != nil || op.relaxed || s.wal == nil {
+		op.done <- err
+		return
 	}
-	for _, op := range batch {
-		if !op.relaxed {
-			return s.db, &s.stmts
-		}
-	}
-	s.commit.relaxedCommits.Add(1)
-	return s.relaxed, &s.relaxedStmts
+	s.commit.toSync = append(s.commit.toSync, op)
 }
 
 // runGroup commits batch (writeMu held) and answers each write.
 func (s *Store) runGroup(batch []*groupOp) {
 	ctx := context.Background()
 	if len(batch) == 1 {
-		batch[0].done <- s.runAlone(ctx, batch)
+		s.answer(batch[0], s.runAlone(ctx, batch[0]))
 		return
 	}
-	db, st := s.handle(batch)
-	opFailed, err := s.runInOne(ctx, db, st, batch)
+	opFailed, err := s.runInOne(ctx, batch)
 	switch {
 	case err == nil:
 		s.commit.groups.Add(1)
 		s.commit.grouped.Add(int64(len(batch)))
 		for _, op := range batch {
-			op.done <- nil
+			s.answer(op, nil)
 		}
 	case opFailed:
 		// Rolled back: each on its own, so that only the failing write fails.
-		for i, op := range batch {
-			op.done <- s.runAlone(ctx, batch[i:i+1])
+		for _, op := range batch {
+			s.answer(op, s.runAlone(ctx, op))
 		}
 	default:
 		// BEGIN or COMMIT failed (another process held the lock past busy_timeout, the disk
 		// failed): nothing of the group is committed, and running each again would wait as
 		// long once per write.
 		for _, op := range batch {
-			op.done <- err
+			s.answer(op, err)
 		}
 	}
 }
 
-// runAlone commits the one write of one: in autocommit, or in a transaction of its own when it
-// asks for one.
-func (s *Store) runAlone(ctx context.Context, one []*groupOp) error {
-	db, st := s.handle(one)
-	if !one[0].ownTx {
-		return one[0].run(ctx, nil, st)
+// runAlone commits op on its own: in autocommit, or in a transaction of its own when it asks
+// for one.
+func (s *Store) runAlone(ctx context.Context, op *groupOp) error {
+	if !op.ownTx {
+		return op.run(ctx, nil, &s.stmts)
 	}
-	_, err := s.runInOne(ctx, db, st, one)
+	_, err := s.runInOne(ctx, []*groupOp{op})
 	return err
 }
 
 // runInOne runs every write of batch in one transaction and commits it; any error rolls the
 // whole transaction back. opFailed tells a write's error from BEGIN's or COMMIT's.
-func (s *Store) runInOne(ctx context.Context, db *sql.DB, st *statements, batch []*groupOp) (opFailed bool, err error) {
-	tx, err := db.BeginTx(ctx, nil)
+func (s *Store) runInOne(ctx context.Context, batch []*groupOp) (opFailed bool, err error) {
+	st := &s.stmts
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}

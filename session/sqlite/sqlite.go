@@ -41,11 +41,11 @@ type Options struct {
 type Sync string
 
 const (
-	// SyncFull: a commit returns once the WAL is fsynced; it survives a crash of the process,
+	// SyncFull: a write returns once the WAL is fsynced; it survives a crash of the process,
 	// of the OS and a power loss. Pending logins and ClaimRelaxed (an artifact's claim) are
-	// the exception: they are committed as with SyncNormal (see Store.relaxed), so a login
-	// costs one fsynced commit (the assertion's replay-cache entry with the session), less
-	// when writes share a commit (group.go).
+	// the exception: they return once committed, as with SyncNormal (see Store.wal), so a
+	// login waits for one fsync (the assertion's replay-cache entry with the session), which
+	// it shares with the writes committed meanwhile (group.go, walsync.go).
 	SyncFull Sync = "FULL"
 	// SyncNormal: a commit returns once it is written to the WAL, which is fsynced only at
 	// checkpoints. It survives a crash of the process (SIGKILL included) but the last commits
@@ -62,19 +62,19 @@ type Store struct {
 	db  *sql.DB
 	now func() time.Time
 
-	// relaxed is a second handle on the same file, one connection at synchronous=NORMAL, for
-	// the writes of pending logins and ClaimRelaxed when the store is at FULL (nil otherwise).
-	// They guard nothing a power loss could reopen. Losing a PutPending fails that one login
+	// wal makes commits durable when the store is at FULL (nil otherwise): the connections
+	// then run at synchronous=NORMAL and the syncer fsyncs the WAL after each durable commit,
+	// outside the write lock (walsync.go). The writes of pending logins and ClaimRelaxed do
+	// not wait for it: they guard nothing a power loss could reopen. Losing a PutPending fails that one login
 	// (the user starts again). Losing a TakePending brings the record back until it expires,
 	// but the assertion that answered it stays in the replay cache, fsynced with its session.
 	// Losing an artifact's claim lets the artifact be presented again: the IdP answers an
 	// artifact once (SAML bindings 3.6.4), and were it to answer again, the assertion's
 	// claim, fsynced, refuses what it resolves to. Such a commit survives SIGKILL like any
-	// other (the OS holds the log), and the next fsynced commit makes it durable too, since
-	// both append to the one WAL: once a login has its session, every write it made is on
+	// other (the OS holds the log), and the next fsync makes it durable too, since every
+	// commit appends to the one WAL: once a login has its session, every write it made is on
 	// stable storage. It saves three of a login's four fsyncs.
-	relaxed      *sql.DB
-	relaxedStmts statements
+	wal *walSync
 
 	// writeMu serializes this process's writes. SQLite admits one writer per file; without
 	// the mutex, concurrent writers of one process meet on SQLite's lock and all but one
@@ -97,19 +97,9 @@ type statements struct {
 	insertAudit, trimAudit                                 *sql.Stmt
 }
 
-// prepare prepares the statements on db and, when the store has a relaxed handle, the relaxed
-// writes' statements (pending logins, claim) on it too.
+// prepare prepares the statements.
 func (s *Store) prepare(ctx context.Context) error {
-	if err := prepareOn(ctx, s.db, &s.stmts, false); err != nil {
-		return err
-	}
-	if s.relaxed != nil {
-		return prepareOn(ctx, s.relaxed, &s.relaxedStmts, true)
-	}
-	return nil
-}
-
-func prepareOn(ctx context.Context, db *sql.DB, stmts *statements, relaxedOnly bool) error {
+	stmts := &s.stmts
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -144,10 +134,7 @@ func prepareOn(ctx context.Context, db *sql.DB, stmts *statements, relaxedOnly b
 			DELETE FROM audit_events
 			WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)`},
 	} {
-		if relaxedOnly && p.dst != &stmts.putPending && p.dst != &stmts.takePending && p.dst != &stmts.claim {
-			continue
-		}
-		st, err := db.PrepareContext(ctx, p.sql)
+		st, err := s.db.PrepareContext(ctx, p.sql)
 		if err != nil {
 			return fmt.Errorf("session/sqlite: prepare: %w", err)
 		}
@@ -157,7 +144,7 @@ func prepareOn(ctx context.Context, db *sql.DB, stmts *statements, relaxedOnly b
 }
 
 // exec runs a write statement through the committer (group.go) and returns its result once it
-// is committed. pick chooses the statement from the set of the handle the write runs on.
+// is committed (and, unless relaxed, durable). pick chooses the statement from the set.
 func (s *Store) exec(ctx context.Context, relaxed bool, pick func(*statements) *sql.Stmt, args ...any) (sql.Result, error) {
 	var res sql.Result
 	err := s.write(ctx, relaxed, func(ctx context.Context, tx *sql.Tx, st *statements) (err error) {
@@ -226,7 +213,8 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("session/sqlite: create database file: %w", err)
 	}
 
-	db, err := sql.Open("sqlite", dsn(abs, opt.BusyTimeout, opt.Synchronous))
+	// At FULL the connections run at NORMAL and the store fsyncs the WAL itself (Store.wal).
+	db, err := sql.Open("sqlite", dsn(abs, opt.BusyTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("session/sqlite: open: %w", err)
 	}
@@ -235,19 +223,16 @@ func Open(path string, opt Options) (*Store, error) {
 	// would close and reopen connections (pragmas, WAL index mapping, statements) all the time.
 	db.SetMaxIdleConns(maxOpenConns)
 	s := &Store{db: db, now: opt.Now}
+	if opt.Synchronous == SyncFull {
+		s.wal = newWALSync(abs)
+	}
 	if err := s.migrate(context.Background()); err != nil {
-		db.Close()
+		s.closeHandles()
 		return nil, err
 	}
-	if opt.Synchronous == SyncFull {
-		// Opened after migrate, so that it never meets a file without the schema.
-		if s.relaxed, err = sql.Open("sqlite", dsn(abs, opt.BusyTimeout, SyncNormal)); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("session/sqlite: open: %w", err)
-		}
-		// The committer is its only user.
-		s.relaxed.SetMaxOpenConns(1)
-		s.relaxed.SetMaxIdleConns(1)
+	if err := s.durable(); err != nil {
+		s.closeHandles()
+		return nil, fmt.Errorf("session/sqlite: migrate: %w", err)
 	}
 	if err := s.prepare(context.Background()); err != nil {
 		s.closeHandles()
@@ -261,21 +246,22 @@ func Open(path string, opt Options) (*Store, error) {
 //
 //   - journal_mode=WAL: readers do not block the writer, and a commit appends to the log
 //     instead of rewriting pages in place.
-//   - synchronous=FULL (the default, SyncFull): every commit fsyncs the WAL before it
-//     returns. NORMAL (SyncNormal) already survives SIGKILL of the process (the OS holds the
-//     written log), but could lose the last commits on power loss or a kernel crash; a
-//     forgotten replay-cache entry reopens a replay window. So by default committed means
-//     durable, not only "survives the process". The price is an fsync per commit, which
-//     bounds the login rate on a slow disk (docs/BENCHMARKS.md, benchmark 1); writes that
-//     queue up behind one commit share the next (group.go).
+//   - synchronous=NORMAL: a commit survives SIGKILL of the process (the OS holds the written
+//     log), but could be lost to power loss or a kernel crash; a forgotten replay-cache entry
+//     reopens a replay window. So at SyncFull, the default, the store fsyncs the WAL after
+//     each durable write before it returns (Store.wal, walsync.go), which is what SQLite's own
+//     FULL would do inside the commit: by default written means durable, not only "survives
+//     the process". The price is an fsync per durable write, shared by the writes committed
+//     while the last one ran, which bounds the login rate on a slow disk (docs/BENCHMARKS.md,
+//     benchmark 1).
 //   - busy_timeout: waits for the single write lock instead of failing with SQLITE_BUSY.
 //   - _txlock=immediate: transactions take the write lock at BEGIN, so two read-then-write
 //     transactions cannot deadlock on upgrading.
-func dsn(path string, busy time.Duration, sync Sync) string {
+func dsn(path string, busy time.Duration) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous("+string(sync)+")")
+	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
 	// A file: URI, with the path escaped so that '?' or '#' in it cannot start the query.
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -297,8 +283,8 @@ func (s *Store) Close() error {
 
 func (s *Store) closeHandles() error {
 	var err error
-	if s.relaxed != nil {
-		err = s.relaxed.Close()
+	if s.wal != nil {
+		err = s.wal.close()
 	}
 	return errors.Join(s.db.Close(), err)
 }
@@ -406,9 +392,11 @@ func (s *Store) GetSession(ctx context.Context, id string) (*session.Session, er
 	return sess, nil
 }
 
-// TouchSession moves LastSeen forward to lastSeen.
+// TouchSession moves LastSeen forward to lastSeen. It is a relaxed write (Store.wal): a touch
+// lost to a power cut makes the session look idle since its previous touch, so it ends sooner,
+// never later.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
-	res, err := s.exec(ctx, false, touchSessionStmt, unixNano(lastSeen), session.HashKey(id), unixNano(s.now()))
+	res, err := s.exec(ctx, true, touchSessionStmt, unixNano(lastSeen), session.HashKey(id), unixNano(s.now()))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: touch session: %w", err)
 	}
@@ -428,16 +416,18 @@ func (s *Store) DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, s
 	if idp == "" || nameID == "" {
 		return 0, errors.New("session/sqlite: delete by session index: empty IdP or NameID")
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	res, err := s.db.ExecContext(ctx, `
-		DELETE FROM sessions
-		WHERE idp = ? AND name_id = ? AND (? = '' OR session_index = ?)`,
-		idp, nameID, sessionIndex, sessionIndex)
-	if err != nil {
-		return 0, fmt.Errorf("session/sqlite: delete by session index: %w", err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.direct(func() error {
+		res, err := s.db.ExecContext(ctx, `
+			DELETE FROM sessions
+			WHERE idp = ? AND name_id = ? AND (? = '' OR session_index = ?)`,
+			idp, nameID, sessionIndex, sessionIndex)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("session/sqlite: delete by session index: %w", err)
 	}
@@ -533,11 +523,16 @@ func (s *Store) claim(ctx context.Context, relaxed bool, key string, until time.
 // Sweep deletes every expired record, in one transaction.
 func (s *Store) Sweep(ctx context.Context) (err error) {
 	now := unixNano(s.now())
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	if err := s.direct(func() error { return s.sweep(ctx, now) }); err != nil {
+		return fmt.Errorf("session/sqlite: sweep: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) sweep(ctx context.Context, now int64) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("session/sqlite: sweep: %w", err)
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -546,13 +541,10 @@ func (s *Store) Sweep(ctx context.Context) (err error) {
 	}()
 	for _, table := range []string{"sessions", "pending_logins", "replay_cache"} {
 		if _, err = tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at <= ?`, now); err != nil {
-			return fmt.Errorf("session/sqlite: sweep %s: %w", table, err)
+			return fmt.Errorf("%s: %w", table, err)
 		}
 	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("session/sqlite: sweep: %w", err)
-	}
-	return nil
+	return tx.Commit()
 }
 
 func oneRow(res sql.Result, op string) error {

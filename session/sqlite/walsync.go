@@ -1,0 +1,162 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// Durable commits without holding the write lock through the fsync. At synchronous=FULL SQLite
+// fsyncs the WAL inside each commit, with the file's one write lock held: while the disk
+// answers, no other write of any process can start, and on a virtual disk that is most of a
+// login's wait (docs/BENCHMARKS.md, benchmark 1). In WAL mode FULL differs from NORMAL only by
+// that fsync. So a store at FULL opens its connections at NORMAL and makes the fsync itself,
+// after the commit and outside the lock: the committer hands the group's durable writes to the
+// syncer goroutine and goes on with the next group; the syncer fsyncs the WAL once for every
+// group handed over meanwhile and only then answers those writes. A durable write still
+// returns only once it is on stable storage. What NORMAL keeps as it is: the WAL header is
+// fsynced when the log restarts, a checkpoint fsyncs the WAL before it copies pages into the
+// database file and the database file after, and recovery keeps the frames up to the last
+// commit whose checksums hold.
+//
+// What changes: another connection can read a durable write between its commit and its
+// fsync. A power loss in that window forgets a write whose caller was never told it was done;
+// what a reader concluded from it meanwhile is a refusal (a replay seen, a session gone) or a
+// session whose ID only that caller would have had.
+
+// walSync fsyncs the database's WAL file through a descriptor of its own: fsync makes all of a
+// file's written data durable, whichever descriptor wrote it.
+type walSync struct {
+	path string
+	// syncFile is (*os.File).Sync; tests replace it.
+	syncFile func(*os.File) error
+
+	mu sync.Mutex // held through a sync; guards f
+	f  *os.File
+
+	q    chan []*groupOp // durable writes committed and waiting for a sync, a group at a time
+	done chan struct{}   // closed when the syncer has answered everything and ended
+	// syncs counts the fsyncs made (tests and the benchmark read it).
+	syncs atomic.Int64
+}
+
+func newWALSync(dbPath string) *walSync {
+	return &walSync{
+		path:     dbPath + "-wal",
+		syncFile: (*os.File).Sync,
+		q:        make(chan []*groupOp, 4*maxGroup),
+		done:     make(chan struct{}),
+	}
+}
+
+// sync makes everything committed to the WAL so far durable.
+func (w *walSync) sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.follow(); err != nil {
+		return fmt.Errorf("sync WAL: %w", err)
+	}
+	if w.f == nil {
+		// No log: SQLite removes it only after a checkpoint has copied it into the database
+		// file and fsynced that file.
+		return nil
+	}
+	w.syncs.Add(1)
+	if err := w.syncFile(w.f); err != nil {
+		return fmt.Errorf("sync WAL: %w", err)
+	}
+	return nil
+}
+
+// follow makes f the file now at path: SQLite deletes the WAL when its last connection closes
+// and creates a new one when a connection opens again, and a descriptor of the old file would
+// sync nothing that matters.
+func (w *walSync) follow() error {
+	now, err := os.Stat(w.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return w.closeFile()
+	}
+	if err != nil {
+		return err
+	}
+	if w.f != nil {
+		if held, err := w.f.Stat(); err == nil && os.SameFile(now, held) {
+			return nil
+		}
+		if err := w.closeFile(); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(w.path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	w.f = f
+	return nil
+}
+
+func (w *walSync) closeFile() error {
+	if w.f == nil {
+		return nil
+	}
+	err := w.f.Close()
+	w.f = nil
+	return err
+}
+
+func (w *walSync) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closeFile()
+}
+
+// run is the syncer: one fsync for every group queued while the last one ran, then the answers.
+// It ends when q is closed and drained.
+func (w *walSync) run() {
+	defer close(w.done)
+	for waiting := range w.q {
+	gather:
+		for {
+			select {
+			case more, ok := <-w.q:
+				if !ok {
+					break gather
+				}
+				waiting = append(waiting, more...)
+			default:
+				break gather
+			}
+		}
+		err := w.sync()
+		for _, op := range waiting {
+			op.done <- err
+		}
+	}
+}
+
+// durable makes what is committed so far durable: at FULL, an fsync of the WAL.
+func (s *Store) durable() error {
+	if s.wal == nil {
+		return nil
+	}
+	return s.wal.sync()
+}
+
+// direct runs fn, a write outside the committer (documents, the audit trail, sweeps, logout by
+// session index), with writeMu held, and then, with writeMu released so that the committer
+// goes on meanwhile, makes it durable. fn's error comes back as it is.
+func (s *Store) direct(fn func() error) error {
+	s.writeMu.Lock()
+	err := fn()
+	s.writeMu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.durable()
+}
