@@ -111,7 +111,12 @@ func NewWorld(opt WorldOptions) (*World, error) {
 		return fail(fmt.Errorf("configuration: %w", err))
 	}
 	w.Config = cfg
-	built, err := app.Build(context.Background(), cfg, opt.Log, time.Now)
+	// Built under the SP's label, so that the goroutines the store starts (SQLite's committer
+	// and WAL syncer, Redis's subscriber) count as the SP's work in the profile.
+	var built *app.App
+	pprof.Do(context.Background(), pprof.Labels("role", bench.RoleSP), func(ctx context.Context) {
+		built, err = app.Build(ctx, cfg, opt.Log, time.Now)
+	})
 	if err != nil {
 		return fail(err)
 	}
