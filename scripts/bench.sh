@@ -11,7 +11,7 @@
 #   3. GET /auth with a valid session (SQLite, Redis) vs a bare Echo handler, p50/p99
 #   4. bytes per session (SQLite, Redis) and the SP's RSS at 100,000 sessions
 #
-# Needs redis-server (make deps installs it). Takes about 7 minutes.
+# Needs redis-server (make deps installs it). Takes about 10 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-bench-results}
@@ -42,8 +42,8 @@ profile_summary() {
 }
 
 echo "######## Benchmark 1: complete artifact logins"
-"$out/eidspbench" login -reps "$login_reps" -store sqlite | tee "$out/login-sqlite-disk.txt"
-echo "(SQLite in \$TMPDIR=${TMPDIR:-/tmp}: the production default, synchronous=FULL, one fsync per write)"
+"$out/eidspbench" login -reps "$login_reps" -store sqlite -cpuprofile "$out/login-disk.pprof" | tee "$out/login-sqlite-disk.txt"
+echo "(SQLite in \$TMPDIR=${TMPDIR:-/tmp}: the production default, synchronous=FULL: an fsync per durable write, shared by the writes committed meanwhile, made outside the write lock; pending logins, artifact claims and touches wait for none)"
 echo
 "$out/eidspbench" login -reps "$login_reps" -store sqlite -sync normal | tee "$out/login-sqlite-disk-normal.txt"
 echo "(SQLite in \$TMPDIR with synchronous=NORMAL (sqlite.SyncNormal): no fsync per commit; survives a crash of the process, not of the OS)"
@@ -55,6 +55,8 @@ echo
 echo
 echo "-- CPU profile of the tmpfs run ($out/login.pprof):"
 profile_summary "$out/eidspbench" "$out/login.pprof"
+echo "-- CPU profile of the run on disk at FULL ($out/login-disk.pprof):"
+profile_summary "$out/eidspbench" "$out/login-disk.pprof"
 echo
 
 echo "######## Benchmark 2: ACS verification of one ~10 KB signed + encrypted POST Response"
