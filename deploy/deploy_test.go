@@ -376,17 +376,23 @@ func TestSystemdUnit(t *testing.T) {
 	}
 }
 
-// TestNginxConfigInREADME: the README shows the nginx configuration the tests run, verbatim.
-func TestNginxConfigInREADME(t *testing.T) {
-	conf, err := os.ReadFile(filepath.Join("nginx", "eidsp-forward-auth.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestProxyConfigsInREADME: the README shows the nginx and Caddy configurations the tests run,
+// verbatim.
+func TestProxyConfigsInREADME(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(readme, append(append([]byte("```nginx\n"), conf...), "```\n"...)) {
-		t.Error("README.md does not show deploy/nginx/eidsp-forward-auth.conf verbatim in an nginx block")
+	for _, f := range []struct{ path, lang string }{
+		{filepath.Join("nginx", "eidsp-forward-auth.conf"), "nginx"},
+		{filepath.Join("caddy", "eidsp-forward-auth.caddy"), "caddy"},
+	} {
+		conf, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(readme, []byte("```"+f.lang+"\n"+string(conf)+"```\n")) {
+			t.Errorf("README.md does not show deploy/%s verbatim in a %s block", filepath.ToSlash(f.path), f.lang)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -63,17 +64,46 @@ func setIdentityHeaders(h http.Header, id identity.Identity) {
 // session's level is below the minimum the proxy asks for (?min_level=4 or X-Eid-Min-Level: 4),
 // so that the proxy can send the user to a login of that level. When both name a level the
 // higher one counts: neither can lower what the other demands.
+//
+// With ?login=<profile> a refusal is instead a redirect to that profile's login, with the
+// original URI as return_to: Traefik and Caddy hand the auth server's refusal to the browser as
+// it is, where nginx turns a 401 or 403 into the redirect itself (error_page). A profile whose
+// level is below the minimum asked for is refused (400): its login could never let the user in.
 func (s *Server) forwardAuth(c *echo.Context) error {
-	minLevel, err := requestedMinLevel(c.Request())
+	r := c.Request()
+	var query url.Values
+	if r.URL.RawQuery != "" { // most forward-auth requests have none: skip parsing
+		query = r.URL.Query()
+	}
+	minLevel, err := requestedMinLevel(r, query)
 	if err != nil {
 		return badRequest("min_level", err)
+	}
+	var login *Profile
+	if name := query.Get("login"); name != "" {
+		p, ok := s.profile(name)
+		if !ok {
+			return badRequest("login", fmt.Errorf("login profile %q is not configured", name))
+		}
+		if p.MinLevel < minLevel {
+			return badRequest("login", fmt.Errorf("login profile %q gives level %d, below the minimum %d", name, p.MinLevel, minLevel))
+		}
+		login = p
 	}
 	sess, err := s.currentSession(c)
 	if err != nil {
 		return err
 	}
 	if sess == nil || sess.Identity.Level < minLevel {
-		if rt, ok := originalURI(c.Request()); ok {
+		rt, ok := originalURI(r)
+		if login != nil {
+			q := url.Values{"profile": {login.Name}}
+			if ok {
+				q.Set("return_to", rt)
+			}
+			return c.Redirect(http.StatusFound, "/login?"+q.Encode())
+		}
+		if ok {
 			c.Response().Header().Set(headerReturnTo, url.QueryEscape(rt))
 		}
 		if sess == nil {
@@ -81,28 +111,33 @@ func (s *Server) forwardAuth(c *echo.Context) error {
 		}
 		return c.NoContent(http.StatusForbidden)
 	}
-	setIdentityHeaders(c.Response().Header(), sess.Identity)
+	h := c.Response().Header()
+	setIdentityHeaders(h, sess.Identity)
+	if _, ok := h[keySubject]; !ok {
+		// Always answered, empty when the identity has a national identity number: Caddy 2.6's
+		// copy_headers hands the portal a header the answer lacks as its literal placeholder
+		// ("{http.reverse_proxy.header.X-Eid-Subject}"). nginx passes an empty one as none.
+		h[keySubject] = []string{""}
+	}
 	return c.NoContent(http.StatusOK)
 }
 
 // requestedMinLevel is the highest level named by the min_level query parameter and the
 // X-Eid-Min-Level header, or 0 when neither names one.
-func requestedMinLevel(r *http.Request) (int, error) {
+func requestedMinLevel(r *http.Request, query url.Values) (int, error) {
 	level := 0
-	values := r.Header.Values(headerMinLevel)
-	if r.URL.RawQuery != "" { // most forward-auth requests have none: skip parsing
-		values = append(r.URL.Query()["min_level"], values...)
-	}
-	for _, v := range values {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
+	for _, values := range [2][]string{query["min_level"], r.Header.Values(headerMinLevel)} {
+		for _, v := range values {
+			v = strings.TrimSpace(v)
+			if v == "" {
+				continue
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || (n != identity.Level3 && n != identity.Level4) {
+				return 0, errors.New("min_level must be 3 or 4")
+			}
+			level = max(level, n)
 		}
-		n, err := strconv.Atoi(v)
-		if err != nil || (n != identity.Level3 && n != identity.Level4) {
-			return 0, errors.New("min_level must be 3 or 4")
-		}
-		level = max(level, n)
 	}
 	return level, nil
 }

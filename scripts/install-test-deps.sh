@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the independent tools the tests use: xmllint (schemas), xmlsec1 (XML signatures and
 # encryption), openssl (Redirect signatures), pysaml2 (an IdP we did not write), python3-saml (a second SP for
-# the attack differential), redis-server (the shared session store), nginx (forward-auth in
+# the attack differential), redis-server (the shared session store), nginx and caddy (forward-auth in
 # front of a portal), chromium (the pages in a real browser), npm (axe-core, and oidc-provider: an
 # OpenID provider we did not write).
 # Debian/Ubuntu only; idempotent; runs apt-get only when something is missing.
@@ -15,6 +15,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 /usr/bin/python3 -c 'import onelogin.saml2' >/dev/null 2>&1 || need+=(python3-onelogin-saml2)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+[ -x /usr/bin/caddy ] || need+=(caddy)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 

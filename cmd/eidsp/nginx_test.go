@@ -108,14 +108,27 @@ func startNginx(t *testing.T, dir, conf, addr string) {
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var stderr logBuffer
 	args := []string{"-p", dir, "-c", filepath.Join(dir, "nginx.conf"),
 		"-g", fmt.Sprintf("daemon off; pid %s; error_log stderr warn;", filepath.Join(dir, "nginx.pid"))}
 	if out, err := exec.Command(nginxBinary, append([]string{"-t"}, args...)...).CombinedOutput(); err != nil {
 		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)
 	}
-	cmd := exec.Command(nginxBinary, args...)
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	startDaemon(t, "nginx", exec.Command(nginxBinary, args...), addr, func(output string) {
+		if t.Failed() {
+			access, _ := os.ReadFile(filepath.Join(dir, "access.log"))
+			t.Logf("nginx stderr:\n%s\nnginx access log:\n%s", output, access)
+		} else if strings.Contains(output, "[warn]") || strings.Contains(output, "[error]") || strings.Contains(output, "[crit]") {
+			t.Errorf("nginx complained:\n%s", output)
+		}
+	})
+}
+
+// startDaemon starts cmd, waits until it accepts on addr and stops it with SIGINT when the test
+// ends; then after gets what it wrote to stdout and stderr.
+func startDaemon(t *testing.T, name string, cmd *exec.Cmd, addr string, after func(output string)) {
+	t.Helper()
+	var output logBuffer
+	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,12 +142,7 @@ func startNginx(t *testing.T, dir, conf, addr string) {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		if t.Failed() {
-			access, _ := os.ReadFile(filepath.Join(dir, "access.log"))
-			t.Logf("nginx stderr:\n%s\nnginx access log:\n%s", stderr.String(), access)
-		} else if s := stderr.String(); strings.Contains(s, "[warn]") || strings.Contains(s, "[error]") || strings.Contains(s, "[crit]") {
-			t.Errorf("nginx complained:\n%s", s)
-		}
+		after(output.String())
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -145,11 +153,11 @@ func startNginx(t *testing.T, dir, conf, addr string) {
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
+			t.Fatalf("%s exited: %v\n%s", name, err, output.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nginx does not accept on %s: %v\n%s", addr, err, stderr.String())
+			t.Fatalf("%s does not accept on %s: %v\n%s", name, addr, err, output.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -157,13 +165,21 @@ func startNginx(t *testing.T, dir, conf, addr string) {
 
 // newNginxHarness is newHarness with nginx in front of the SP and a portal behind nginx.
 func newNginxHarness(t *testing.T) (*harness, *portal) {
+	return newProxyHarness(t, nginxBinary, func(_ *harness, dir, addr, eidsp, portal string) {
+		startNginx(t, dir, nginxConfig(t, dir, addr, eidsp, portal), addr)
+	})
+}
+
+// newProxyHarness is newHarness with a proxy (binary) in front of the SP, its origin the SP's
+// base URL, and a portal behind it: start runs the proxy on addr, in front of eidsp and portal.
+func newProxyHarness(t *testing.T, binary string, start func(h *harness, dir, addr, eidsp, portal string)) (*harness, *portal) {
 	t.Helper()
-	requireBinary(t, nginxBinary)
+	requireBinary(t, binary)
 	dir := t.TempDir()
 	devKeysInto(t, dir)
 	pt := newPortal(t)
-	nginxAddr := freeAddr(t)
-	public, err := net.ResolveTCPAddr("tcp", nginxAddr)
+	proxyAddr := freeAddr(t)
+	public, err := net.ResolveTCPAddr("tcp", proxyAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +188,7 @@ func newNginxHarness(t *testing.T) (*harness, *portal) {
 		t.Fatal(err)
 	}
 	h := newHarnessOn(t, dir, publicListener{Listener: ln, public: public})
-	startNginx(t, dir, nginxConfig(t, dir, nginxAddr, ln.Addr().String(), pt.srv.Listener.Addr().String()), nginxAddr)
+	start(h, dir, proxyAddr, ln.Addr().String(), pt.srv.Listener.Addr().String())
 	return h, pt
 }
 
@@ -217,32 +233,43 @@ func (b *browser) getSpoofed(path string) *page {
 
 func TestNginxForwardAuth(t *testing.T) {
 	h, pt := newNginxHarness(t)
+	checkForwardAuth(t, h, pt, "nginx", nil)
+}
+
+// checkForwardAuth is what a proxy in front of the portal must do (nginx_test.go, caddy_test.go),
+// through a browser that sends identity headers of its own on every request; extra are the
+// identity headers the portal sees besides the five.
+func checkForwardAuth(t *testing.T, h *harness, pt *portal, proxy string, extra map[string]string) {
+	t.Helper()
 	kari := persons[0].NationalID
 	b := h.browser()
+	identity := func(level, method string) map[string]string {
+		want := map[string]string{"X-Eid-National-Id": kari, "X-Eid-Level": level, "X-Eid-Instrument": "unknown",
+			"X-Eid-Auth-Method": method, "X-Eid-Idp": "idporten"}
+		for k, v := range extra {
+			want[k] = v
+		}
+		return want
+	}
 
 	// Without a session, nothing reaches the portal, however the client dresses the request.
-	p := b.getSpoofed("/portal/cases")
-	login := requireToLogin(t, p, "idporten", "/portal/cases")
+	login := requireToLogin(t, b.getSpoofed("/portal/cases"), "idporten", "/portal/cases")
 	if n := pt.count(); n != 0 {
 		t.Fatalf("the portal received %d requests without a session", n)
 	}
 	requireToLogin(t, b.get("/portal/cases?id=7&tab=a%20b"), "idporten", "/portal/cases?id=7&tab=a%20b")
 
-	// Log in through nginx: /login, the development IdP, the ACS, back to the portal.
-	f := b.atIdP(b.startLoginAt(login))
-	b.finish(b.choose(f, kari, "minid"), "/portal/cases")
-	p = b.getSpoofed("/portal/cases")
+	// Log in through the proxy: /login, the development IdP, the ACS, back to the portal.
+	b.finish(b.choose(b.atIdP(b.startLoginAt(login)), kari, "minid"), "/portal/cases")
+	p := b.getSpoofed("/portal/cases")
 	if p.status != http.StatusOK || p.body != "portal: /portal/cases\n" {
 		t.Fatalf("GET /portal/cases after login: %d\n%s", p.status, p.body)
 	}
-	requireIdentity(t, pt.last(t), map[string]string{
-		"X-Eid-National-Id": kari, "X-Eid-Level": "3", "X-Eid-Instrument": "unknown",
-		"X-Eid-Auth-Method": "Minid-PIN", "X-Eid-Idp": "idporten",
-	})
+	requireIdentity(t, pt.last(t), identity("3", "Minid-PIN"))
 
 	// eidsp's own pages are on the same origin and see the same session.
 	if st, m := b.session(); st != http.StatusOK || m["national_id"] != kari {
-		t.Errorf("GET /session through nginx: %d %v", st, m)
+		t.Errorf("GET /session through %s: %d %v", proxy, st, m)
 	}
 
 	// The level-4 location refuses the level-3 session and sends it to the level-4 login,
@@ -252,16 +279,12 @@ func TestNginxForwardAuth(t *testing.T) {
 	if pt.count() != before {
 		t.Fatal("the level-4 location let a level-3 session through")
 	}
-	f = b.atIdP(b.startLoginAt(login))
-	b.finish(b.choose(f, kari, "bankid"), "/signing/contract?id=1")
+	b.finish(b.choose(b.atIdP(b.startLoginAt(login)), kari, "bankid"), "/signing/contract?id=1")
 	p = b.getSpoofed("/signing/contract?id=1")
 	if p.status != http.StatusOK {
 		t.Fatalf("GET /signing/contract after the level-4 login: %d\n%s", p.status, p.body)
 	}
-	requireIdentity(t, pt.last(t), map[string]string{
-		"X-Eid-National-Id": kari, "X-Eid-Level": "4", "X-Eid-Instrument": "unknown",
-		"X-Eid-Auth-Method": "BankID", "X-Eid-Idp": "idporten",
-	})
+	requireIdentity(t, pt.last(t), identity("4", "BankID"))
 	h.requireNoNationalIDInLog()
 }
 

@@ -754,75 +754,160 @@ func TestCountSessions(t *testing.T) {
 
 // A session cache in front of one instance forgets a session as soon as another instance ends
 // it: with a TTL of an hour, only the store's announcement can explain it.
-func TestCacheInvalidatedByOtherInstance(t *testing.T) {
-	needRedis(t)
+// cacheProbe watches a session.Cache on one instance while another instance, b, writes.
+type cacheProbe struct {
+	t      *testing.T
+	c      session.Store // a session.Cache on the first instance
+	b      *Store
+	raw    *goredis.Client
+	prefix string
+	clk    *conformance.Clock
+}
+
+func newCacheProbe(t *testing.T, addr string, opt Options) *cacheProbe {
+	t.Helper()
 	clk := conformance.NewClock(conformance.Start)
-	prefix := freshPrefix()
-	a := newStore(t, Options{KeyPrefix: prefix, Now: clk.Now})
-	b := newStore(t, Options{KeyPrefix: prefix, Now: clk.Now})
-	raw := goredis.NewClient(&goredis.Options{Addr: shared.Addr()})
+	opt.Addr, opt.KeyPrefix, opt.Now = addr, freshPrefix(), clk.Now
+	a, b := newStore(t, opt), newStore(t, opt)
+	raw := goredis.NewClient(&goredis.Options{Addr: addr})
 	t.Cleanup(func() { raw.Close() })
-	ctx := context.Background()
-	c := session.NewCache(a, session.CacheOptions{TTL: time.Hour, Now: clk.Now})
-	create := func(nameID, index string) *session.Session {
-		t.Helper()
-		sess := testSession(t, clk.Now(), "idporten", nameID, index)
-		if err := b.CreateSession(ctx, sess); err != nil {
-			t.Fatal(err)
-		}
-		return sess
+	return &cacheProbe{t: t, c: session.NewCache(a, session.CacheOptions{TTL: time.Hour, Now: clk.Now}),
+		b: b, raw: raw, prefix: opt.KeyPrefix, clk: clk}
+}
+
+// create makes a session through the other instance.
+func (p *cacheProbe) create(nameID, index string) *session.Session {
+	p.t.Helper()
+	sess := testSession(p.t, p.clk.Now(), "idporten", nameID, index)
+	if err := p.b.CreateSession(context.Background(), sess); err != nil {
+		p.t.Fatal(err)
 	}
-	found := func(id string) bool {
-		t.Helper()
-		_, err := c.GetSession(ctx, id)
-		if err != nil && !errors.Is(err, session.ErrNotFound) {
-			t.Fatal(err)
-		}
-		return err == nil
+	return sess
+}
+
+// found reads through the cache; an error other than ErrNotFound is returned as such.
+func (p *cacheProbe) found(id string) (bool, error) {
+	_, err := p.c.GetSession(context.Background(), id)
+	if errors.Is(err, session.ErrNotFound) {
+		return false, nil
 	}
-	// Wait until the cache is subscribed and keeps what it reads: a probe deleted behind its
-	// back (no announcement) is still answered.
-	deadline := time.Now().Add(5 * time.Second)
+	return err == nil, err
+}
+
+func (p *cacheProbe) mustFind(id string) bool {
+	p.t.Helper()
+	ok, err := p.found(id)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return ok
+}
+
+// waitCaching waits until the cache is subscribed and keeps what it reads: a probe deleted
+// behind its back (no announcement) is still answered.
+func (p *cacheProbe) waitCaching() {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
 	for {
-		p := create("probe", "p")
-		found(p.ID)
-		if err := raw.Del(ctx, prefix+kindSession+session.HashKey(p.ID)).Err(); err != nil {
-			t.Fatal(err)
+		s := p.create("probe", "p")
+		p.mustFind(s.ID)
+		if err := p.raw.Del(context.Background(), p.prefix+kindSession+session.HashKey(s.ID)).Err(); err != nil {
+			p.t.Fatal(err)
 		}
-		if found(p.ID) {
-			break
+		if p.mustFind(s.ID) {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the cache never kept a session: not subscribed")
+			p.t.Fatal("the cache never kept a session: not subscribed")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	gone := func(what, id string) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); found(id); time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s at the other instance: still answered from the cache", what)
-			}
+}
+
+// gone waits until the cache no longer answers id.
+func (p *cacheProbe) gone(what, id string) {
+	p.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); p.mustFind(id); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s at the other instance: still answered from the cache", what)
 		}
 	}
-	s1, s2, s3 := create("alice", "i1"), create("bob", "i2"), create("carol", "i3")
+}
+
+func TestCacheInvalidatedByOtherInstance(t *testing.T) {
+	needRedis(t)
+	p := newCacheProbe(t, shared.Addr(), Options{})
+	ctx := context.Background()
+	p.waitCaching()
+	s1, s2, s3 := p.create("alice", "i1"), p.create("bob", "i2"), p.create("carol", "i3")
 	for _, s := range []*session.Session{s1, s2, s3} {
-		if !found(s.ID) {
+		if !p.mustFind(s.ID) {
 			t.Fatal("a new session is not found")
 		}
 	}
-	if err := b.DeleteSession(ctx, s1.ID); err != nil {
+	if err := p.b.DeleteSession(ctx, s1.ID); err != nil {
 		t.Fatal(err)
 	}
-	gone("logout", s1.ID)
-	if n, err := b.DeleteSessionsBySessionIndex(ctx, "idporten", "bob", "i2"); err != nil || n != 1 {
+	p.gone("logout", s1.ID)
+	if n, err := p.b.DeleteSessionsBySessionIndex(ctx, "idporten", "bob", "i2"); err != nil || n != 1 {
 		t.Fatalf("DeleteSessionsBySessionIndex = %d, %v", n, err)
 	}
-	gone("LogoutRequest", s2.ID)
-	if !found(s3.ID) {
+	p.gone("LogoutRequest", s2.ID)
+	if !p.mustFind(s3.ID) {
 		t.Fatal("another user's session was lost")
 	}
-	if err := c.Close(); err != nil {
+	if err := p.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The subscription across a Redis restart: while Redis is down the cache answers nothing from
+// memory (an ending it cannot hear of could be happening), and once Redis is back the
+// subscription is renewed by itself and endings at the other instance reach the cache again.
+func TestCacheAcrossRedisRestart(t *testing.T) {
+	srv := ownRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	p := newCacheProbe(t, srv.Addr(), Options{DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	ctx := context.Background()
+	p.waitCaching()
+	kept := p.create("alice", "i1")
+	if !p.mustFind(kept.ID) {
+		t.Fatal("a new session is not found")
+	}
+
+	srv.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := p.found(kept.ID)
+		if err != nil {
+			break // from the store, not from memory
+		}
+		if !ok {
+			t.Fatal("a session reported absent while Redis is down")
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Redis down for 10s: the cache still answers from memory")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitCaching() // subscribed again, without a restart of the store or the cache
+	if !p.mustFind(kept.ID) {
+		t.Fatal("the session from before the restart is lost (appendfsync always)")
+	}
+	if err := p.b.DeleteSession(ctx, kept.ID); err != nil {
+		t.Fatal(err)
+	}
+	p.gone("logout after the restart", kept.ID)
+	bob := p.create("bob", "i2")
+	p.mustFind(bob.ID)
+	if n, err := p.b.DeleteSessionsBySessionIndex(ctx, "idporten", "bob", ""); err != nil || n != 1 {
+		t.Fatalf("DeleteSessionsBySessionIndex = %d, %v", n, err)
+	}
+	p.gone("LogoutRequest after the restart", bob.ID)
+	if err := p.c.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -34,8 +34,9 @@ type walSync struct {
 	// syncFile is (*os.File).Sync; tests replace it.
 	syncFile func(*os.File) error
 
-	mu sync.Mutex // held through a sync; guards f
-	f  *os.File
+	mu     sync.Mutex // held through a sync; guards f and closed
+	f      *os.File
+	closed bool // by Close: a write racing it must not reopen the file
 
 	q    chan []*groupOp // durable writes committed and waiting for a sync, a group at a time
 	done chan struct{}   // closed when the syncer has answered everything and ended
@@ -56,6 +57,9 @@ func newWALSync(dbPath string) *walSync {
 func (w *walSync) sync() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		return errClosed
+	}
 	if err := w.follow(); err != nil {
 		return fmt.Errorf("sync WAL: %w", err)
 	}
@@ -113,6 +117,7 @@ func (w *walSync) closeFile() error {
 func (w *walSync) close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.closed = true
 	return w.closeFile()
 }
 

@@ -256,7 +256,8 @@ func TestCloseWaitsForSync(t *testing.T) {
 	}
 }
 
-// The syncer follows the WAL file at its path: none yet, a file, the file replaced, removed.
+// The syncer follows the WAL file at its path: none yet, a file, the file replaced, removed;
+// after close it opens nothing.
 func TestWALSyncFollowsFile(t *testing.T) {
 	base := filepath.Join(t.TempDir(), "x.db")
 	w := newWALSync(base)
@@ -293,5 +294,13 @@ func TestWALSyncFollowsFile(t *testing.T) {
 	}
 	if err := w.sync(); err != nil || w.f != nil {
 		t.Fatalf("sync after the WAL file went: %v, file still held: %v", err, w.f != nil)
+	}
+	// After close (the store's Close), a write that raced it opens nothing.
+	write(w.path)
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.sync(); !errors.Is(err, errClosed) || w.f != nil {
+		t.Fatalf("sync after close: %v, file held: %v; want errClosed and none", err, w.f != nil)
 	}
 }
