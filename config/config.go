@@ -22,15 +22,18 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	Listen  string        `yaml:"listen"`
-	BaseURL string        `yaml:"base_url"`
-	DataDir string        `yaml:"data_dir"`
-	Store   StoreConfig   `yaml:"store"`
-	SP      SPConfig      `yaml:"sp"`
-	Session SessionConfig `yaml:"session"`
-	SAML    SAMLConfig    `yaml:"saml"`
-	Log     LogConfig     `yaml:"log"`
-	IdPs    []IdPConfig   `yaml:"idps"`
+	Listen string `yaml:"listen"`
+	// MetricsListen, when set, serves GET /metrics on its own listener (e.g. 127.0.0.1:9090)
+	// and not on Listen, where the public, a portal's users, could read it.
+	MetricsListen string        `yaml:"metrics_listen"`
+	BaseURL       string        `yaml:"base_url"`
+	DataDir       string        `yaml:"data_dir"`
+	Store         StoreConfig   `yaml:"store"`
+	SP            SPConfig      `yaml:"sp"`
+	Session       SessionConfig `yaml:"session"`
+	SAML          SAMLConfig    `yaml:"saml"`
+	Log           LogConfig     `yaml:"log"`
+	IdPs          []IdPConfig   `yaml:"idps"`
 	// OIDC are OpenID Connect providers (ID-porten OIDC, BankID); a profile's idp may name one.
 	OIDC     []OIDCConfig    `yaml:"oidc_providers"`
 	Profiles []ProfileConfig `yaml:"profiles"`
@@ -405,6 +408,13 @@ func (c *Config) Validate() error {
 	} else if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		add("base_url %q must use https (http only for localhost)", c.BaseURL)
 	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			add("metrics_listen %q must be host:port", c.MetricsListen)
+		} else if c.MetricsListen == c.Listen {
+			add("metrics_listen %q is listen: leave it empty to serve /metrics there", c.MetricsListen)
+		}
+	}
 	switch c.Store.Driver {
 	case "sqlite":
 		if c.Store.Synchronous != "full" && c.Store.Synchronous != "normal" {
@@ -654,9 +664,10 @@ func Load(path string) (*Config, error) {
 
 func (c *Config) applyEnv(getenv func(string) string) {
 	for key, dst := range map[string]*string{
-		"EIDSP_LISTEN":   &c.Listen,
-		"EIDSP_BASE_URL": &c.BaseURL,
-		"EIDSP_DATA_DIR": &c.DataDir,
+		"EIDSP_LISTEN":         &c.Listen,
+		"EIDSP_METRICS_LISTEN": &c.MetricsListen,
+		"EIDSP_BASE_URL":       &c.BaseURL,
+		"EIDSP_DATA_DIR":       &c.DataDir,
 	} {
 		if v := getenv(key); v != "" {
 			*dst = v

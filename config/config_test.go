@@ -126,6 +126,11 @@ func TestValidate(t *testing.T) {
 			c.IdPs[0].MetadataURL, c.IdPs[0].AllowInsecureMetadata = "http://127.0.0.1:8081/idp/metadata", true
 		}},
 		{name: "ok/idle timeout exactly 30m", edit: func(c *Config) { c.Session.IdleTimeout = 30 * time.Minute }},
+		{name: "ok/metrics on a listener of their own", edit: func(c *Config) { c.MetricsListen = "127.0.0.1:9090" }},
+		{name: "fail/metrics_listen not host:port", edit: func(c *Config) { c.MetricsListen = "9090" },
+			wantErr: `metrics_listen "9090" must be host:port`},
+		{name: "fail/metrics_listen is listen", edit: func(c *Config) { c.Listen, c.MetricsListen = ":8080", ":8080" },
+			wantErr: `metrics_listen ":8080" is listen`},
 		{name: "fail/http elsewhere", edit: func(c *Config) { c.BaseURL = "http://login.example.no" },
 			wantErr: `base_url "http://login.example.no" must use https (http only for localhost)`},
 		{name: "fail/http on a name that starts like loopback", edit: func(c *Config) { c.BaseURL = "http://127.evil.example" },

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -34,7 +36,8 @@ type object struct {
 }
 
 type servicePort struct {
-	Port int `yaml:"port"`
+	Port       int    `yaml:"port"`
+	TargetPort string `yaml:"targetPort"`
 }
 
 type claimTemplate struct {
@@ -64,10 +67,14 @@ type podSpec struct {
 }
 
 type container struct {
-	Name            string   `yaml:"name"`
-	Args            []string `yaml:"args"`
-	ReadinessProbe  probe    `yaml:"readinessProbe"`
-	LivenessProbe   probe    `yaml:"livenessProbe"`
+	Name  string   `yaml:"name"`
+	Args  []string `yaml:"args"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	ReadinessProbe  probe `yaml:"readinessProbe"`
+	LivenessProbe   probe `yaml:"livenessProbe"`
 	SecurityContext struct {
 		ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
 		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
@@ -200,6 +207,24 @@ func TestKubernetesManifests(t *testing.T) {
 		svc := find(t, all, "Service", "redis")
 		if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 6379 {
 			t.Errorf("Service redis ports %+v", svc.Spec.Ports)
+		}
+	})
+
+	t.Run("ok/the container ports are listen and metrics_listen; the Service carries http only", func(t *testing.T) {
+		want := map[string]string{"http": cfg.Listen, "metrics": cfg.MetricsListen}
+		if len(c.Ports) != len(want) {
+			t.Errorf("container ports %+v, want %v", c.Ports, want)
+		}
+		for _, p := range c.Ports {
+			if _, port, err := net.SplitHostPort(want[p.Name]); err != nil || port != strconv.Itoa(p.ContainerPort) {
+				t.Errorf("container port %s %d does not match the configuration's %q", p.Name, p.ContainerPort, want[p.Name])
+			}
+		}
+		svc := find(t, all, "Service", "eidsp")
+		for _, p := range svc.Spec.Ports {
+			if p.TargetPort != "http" {
+				t.Errorf("Service eidsp targets %q: only http belongs in it (/metrics stays inside the cluster)", p.TargetPort)
+			}
 		}
 	})
 

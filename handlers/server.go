@@ -108,6 +108,9 @@ type Options struct {
 	// for a session of at least DefaultProfile's level; nil: off.
 	Upstream       *url.URL
 	DefaultProfile string // the login an unauthenticated browser is sent to in reverse-proxy mode
+	// MetricsElsewhere: GET /metrics is served on a listener of its own (metrics_listen), not
+	// by this server.
+	MetricsElsewhere bool
 }
 
 // Server holds the handlers' dependencies. Everything is a field; nothing is global.
@@ -183,7 +186,7 @@ func (s *Server) Echo() *echo.Echo {
 	e.GET("/auth", s.forwardAuth)
 	e.GET("/healthz", func(c *echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)
-	if s.Metrics != nil {
+	if s.Metrics != nil && !s.Opt.MetricsElsewhere {
 		e.GET("/metrics", echo.WrapHandler(s.Metrics.Handler()))
 	}
 	s.adminRoutes(e)

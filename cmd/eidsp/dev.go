@@ -143,7 +143,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 Press Ctrl-C to stop.
 `, env.spBase, env.spBase, env.spBase, env.spBase, DevAdmin().Name, baseURL(idpLn), *dataDir)
-	return serveUntilDone(ctx, log, env.app, spLn)
+	return serveUntilDone(ctx, log, env.app, spLn, nil)
 }
 
 // DevAdmin is the synthetic test person who may use /admin/ in `eidsp dev`.

@@ -163,7 +163,7 @@ func newHarnessOn(t *testing.T, dir string, spLn net.Listener, setup ...func(*de
 	idpSrv := &http.Server{Handler: env.idpHandler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = idpSrv.Serve(idpLn) }()
 	done := make(chan error, 1)
-	go func() { done <- serveUntilDone(ctx, log, env.app, spLn) }()
+	go func() { done <- serveUntilDone(ctx, log, env.app, spLn, nil) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -70,6 +70,20 @@ type eidspProc struct {
 	cmd  *exec.Cmd
 }
 
+// writeConfig writes cfg as dir/eidsp.yaml for `eidsp serve -config` and returns the path.
+func writeConfig(t *testing.T, dir string, cfg *config.Config) string {
+	t.Helper()
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "eidsp.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func startEidsp(t *testing.T, cfgFile, addr string) *eidspProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "-config", cfgFile)
@@ -153,14 +167,7 @@ func TestMultiInstanceOnRedis(t *testing.T) {
 	cfg := config.Dev(dir, "", base, metaFile)
 	cfg.Store = config.StoreConfig{Driver: "redis", Redis: config.RedisConfig{Addr: rds.Addr()}}
 	cfg.Log.Format = "json"
-	cfgYAML, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgFile := filepath.Join(dir, "eidsp.yaml")
-	if err := os.WriteFile(cfgFile, cfgYAML, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeConfig(t, dir, cfg)
 	a := startEidsp(t, cfgFile, freeAddr(t))
 	b := startEidsp(t, cfgFile, freeAddr(t))
 	spMeta, err := http.Get("http://" + a.addr + "/saml/metadata")

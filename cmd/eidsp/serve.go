@@ -50,20 +50,55 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var metricsLn net.Listener
+	if cfg.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+		log.Info("metrics listening", "addr", metricsLn.Addr().String())
+	}
 	log.Info("eidsp listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
-	return serveUntilDone(ctx, log, a, ln)
+	return serveUntilDone(ctx, log, a, ln, metricsLn)
 }
 
-// serveUntilDone serves until ctx ends, sweeps expired records in the background, then shuts
-// down gracefully: in-flight logins get up to 20 s to finish.
-func serveUntilDone(ctx context.Context, log *slog.Logger, a *app, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.server.Echo(),
+// newHTTPServer is an http.Server with eidsp's timeouts and header limit.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// metricsOnly serves GET /metrics and nothing else: the metrics listener (metrics_listen).
+func metricsOnly(m http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m)
+	return mux
+}
+
+// serveUntilDone serves until ctx ends, sweeps expired records in the background, then shuts
+// down gracefully: in-flight logins get up to 20 s to finish. metricsLn, when not nil, serves
+// GET /metrics alone (metrics_listen).
+func serveUntilDone(ctx context.Context, log *slog.Logger, a *app, ln, metricsLn net.Listener) error {
+	srv := newHTTPServer(a.server.Echo())
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		if a.server.Metrics == nil {
+			metricsLn.Close()
+			return errors.New("metrics_listen is set but the server has no metrics")
+		}
+		metricsSrv = newHTTPServer(metricsOnly(a.server.Metrics.Handler()))
+		go func() {
+			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener failed", "err", err)
+			}
+		}()
+		defer metricsSrv.Close() // after the main server: scrapes until the last login is done
 	}
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan struct{})

@@ -8,10 +8,18 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eidsp/eidsp/certs"
+	"github.com/eidsp/eidsp/config"
+	"github.com/eidsp/eidsp/devidp"
+	"github.com/eidsp/eidsp/saml"
 )
 
 // TestShutdownFinishesInFlightLogin: SIGTERM (the serve context ending) while the SP waits for
@@ -60,7 +68,7 @@ func TestShutdownFinishesInFlightLogin(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveUntilDone(ctx, log, env.app, spLn) }()
+	go func() { done <- serveUntilDone(ctx, log, env.app, spLn, nil) }()
 	served := false
 	t.Cleanup(func() {
 		cancel()
@@ -173,4 +181,69 @@ func TestShutdownFinishesInFlightLogin(t *testing.T) {
 		t.Fatal("serveUntilDone did not return after the last request finished")
 	}
 	h.requireNoNationalIDInLog()
+}
+
+// TestServeMetricsListener: with metrics_listen, `eidsp serve` answers GET /metrics there and
+// only there (the public listener says 404), the metrics listener answers nothing else, and
+// both close at shutdown.
+func TestServeMetricsListener(t *testing.T) {
+	dir := t.TempDir()
+	devKeysInto(t, dir)
+	metaFile := filepath.Join(dir, "devidp-metadata.xml")
+	idpKP, err := certs.LoadKeyPair(filepath.Join(dir, "devidp.crt"), filepath.Join(dir, "devidp.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp, err := devidp.New(devidp.Config{BaseURL: "http://127.0.0.1:1", Signer: saml.Signer{Key: idpKP.Key, Cert: idpKP.Cert},
+		InstrumentNamespace: config.DefaultInstrumentNamespace, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := idp.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(metaFile, meta, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	cfg := config.Dev(dir, "", "http://"+addr, metaFile)
+	cfg.MetricsListen = metricsAddr
+	p := startEidsp(t, writeConfig(t, dir, cfg), addr)
+	status := func(url string) int {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == http.StatusOK && strings.HasSuffix(url, "/metrics") && !strings.Contains(string(body), "eidsp_certificate_expiry_seconds") {
+			t.Errorf("GET %s: no eidsp metrics in\n%.500s", url, body)
+		}
+		return resp.StatusCode
+	}
+	if got := status("http://" + metricsAddr + "/metrics"); got != http.StatusOK {
+		t.Errorf("GET /metrics on metrics_listen: %d, want 200", got)
+	}
+	if got := status("http://" + addr + "/metrics"); got != http.StatusNotFound {
+		t.Errorf("GET /metrics on listen: %d, want 404", got)
+	}
+	for _, path := range []string{"/healthz", "/login", "/"} {
+		if got := status("http://" + metricsAddr + path); got != http.StatusNotFound {
+			t.Errorf("GET %s on metrics_listen: %d, want 404", path, got)
+		}
+	}
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("eidsp serve after SIGINT: %v", err)
+	}
+	for _, a := range []string{addr, metricsAddr} {
+		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts after shutdown", a)
+		}
+	}
 }

@@ -95,8 +95,8 @@ func newWorld(t *testing.T) *world {
 	idpSrv := &http.Server{Handler: env.idpHandler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = idpSrv.Serve(idpLn) }()
 	done := make(chan error, 2)
-	go func() { done <- serveUntilDone(ctx, log, env.app, ownLn) }()
-	go func() { done <- serveUntilDone(ctx, log, other, otherLn) }()
+	go func() { done <- serveUntilDone(ctx, log, env.app, ownLn, nil) }()
+	go func() { done <- serveUntilDone(ctx, log, other, otherLn, nil) }()
 	t.Cleanup(func() {
 		cancel()
 		for range 2 {

@@ -338,6 +338,7 @@ func BuildWith(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 			SOAPTimeout: cfg.SAML.SOAPTimeout, MaxPostBytes: cfg.SAML.MaxPostBytes, HashKey: hashKey,
 			LoggedOutURL: cfg.Session.LoggedOutURL,
 			Upstream:     upstream, DefaultProfile: cfg.Proxy.DefaultProfile,
+			MetricsElsewhere: cfg.MetricsListen != "",
 		},
 		// The handlers read sessions through the short-lived cache of session.cache_ttl (/auth
 		// and the reverse proxy read one session per request of a page); everything else, the
