@@ -134,7 +134,7 @@ func (p *Provider) verifyIDToken(ctx context.Context, st *state, raw, nonce stri
 	if _, err := jose.ParseSignedCompact(raw, allowed); err != nil {
 		var algErr *jose.ErrUnexpectedSignatureAlgorithm
 		if errors.As(err, &algErr) {
-			return nil, reject(ReasonAlgorithm, "ID token alg %q is not one of %q", algErr.Got, st.algs)
+			return nil, reject(ReasonAlgorithm, "ID token alg %q is not one of %q", knownAlg(algErr.Got), st.algs)
 		}
 		return nil, reject(ReasonMalformed, "ID token is not a compact JWS")
 	}
@@ -247,4 +247,21 @@ func truncate(s string) string {
 		return s[:100] + "…"
 	}
 	return s
+}
+
+// joseAlgs are the JWS algorithm names (RFC 7518 §3.1, RFC 8037), the only alg values an error
+// repeats: the header is the sender's text and may hold anything, a national identity number
+// included.
+var joseAlgs = map[jose.SignatureAlgorithm]bool{
+	"none": true, jose.HS256: true, jose.HS384: true, jose.HS512: true, jose.RS256: true, jose.RS384: true,
+	jose.RS512: true, jose.ES256: true, jose.ES384: true, jose.ES512: true, jose.PS256: true, jose.PS384: true,
+	jose.PS512: true, jose.EdDSA: true,
+}
+
+// knownAlg is alg when it is a JWS algorithm name, else a placeholder.
+func knownAlg(alg jose.SignatureAlgorithm) string {
+	if joseAlgs[alg] {
+		return string(alg)
+	}
+	return "(not a JWS algorithm)"
 }

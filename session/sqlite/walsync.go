@@ -31,7 +31,7 @@ import (
 // file's written data durable, whichever descriptor wrote it.
 type walSync struct {
 	path string
-	// syncFile is (*os.File).Sync; tests replace it.
+	// syncFile is syncData (fdatasync on Linux); tests replace it.
 	syncFile func(*os.File) error
 
 	mu     sync.Mutex // held through a sync; guards f and closed
@@ -47,7 +47,7 @@ type walSync struct {
 func newWALSync(dbPath string) *walSync {
 	return &walSync{
 		path:     dbPath + "-wal",
-		syncFile: (*os.File).Sync,
+		syncFile: syncData,
 		q:        make(chan []*groupOp, 4*maxGroup),
 		done:     make(chan struct{}),
 	}
