@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/url"
 	"os"
@@ -81,7 +82,10 @@ type Store struct {
 	// sleep in its busy handler (1, 2, 5, 10 ms …), long after the lock is free. Another
 	// process sharing the file still waits through busy_timeout.
 	writeMu sync.Mutex
-	stmts   statements
+	// directMu is held shared by each write outside the committer, its sync included, and
+	// exclusively by Close before it closes the handles.
+	directMu sync.RWMutex
+	stmts    statements
 	// commit groups the single-statement writes into shared transactions (group.go).
 	commit    *committer
 	closeOnce sync.Once
@@ -205,11 +209,15 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("session/sqlite: create directory: %w", err)
 	}
 	// Create the file ourselves so that it gets 0600 whatever the umask; SQLite would use 0644.
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("session/sqlite: create database file: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	// Only when it does not exist: closing a descriptor of a file drops every fcntl lock this
+	// process holds on it, and another Store of this process may have it open.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("session/sqlite: create database file: %w", err)
+		}
+	case !errors.Is(err, fs.ErrExist):
 		return nil, fmt.Errorf("session/sqlite: create database file: %w", err)
 	}
 
@@ -224,11 +232,25 @@ func Open(path string, opt Options) (*Store, error) {
 	db.SetMaxIdleConns(maxOpenConns)
 	s := &Store{db: db, now: opt.Now}
 	if opt.Synchronous == SyncFull {
-		s.wal = newWALSync(abs)
+		// SQLite keeps its log beside the file a symbolic link points to, not beside the link.
+		real, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("session/sqlite: %w", err)
+		}
+		s.wal = newWALSync(real)
 	}
 	if err := s.migrate(context.Background()); err != nil {
 		s.closeHandles()
 		return nil, err
+	}
+	if s.wal != nil {
+		// The log must be where the syncer looks: a sync that finds none would answer every
+		// durable write without making it durable.
+		if err := s.wal.requireFile(); err != nil {
+			s.closeHandles()
+			return nil, fmt.Errorf("session/sqlite: %w", err)
+		}
 	}
 	if err := s.durable(); err != nil {
 		s.closeHandles()
@@ -276,6 +298,8 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.commit.quit)
 		<-s.commit.done
+		s.directMu.Lock() // the direct writes in flight finish, their sync included
+		defer s.directMu.Unlock()
 		s.closeErr = s.closeHandles()
 	})
 	return s.closeErr
@@ -289,8 +313,13 @@ func (s *Store) closeHandles() error {
 	return errors.Join(s.db.Close(), err)
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers and, at FULL, that no sync of the WAL has failed.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.wal != nil {
+		if err := s.wal.broken(); err != nil {
+			return fmt.Errorf("session/sqlite: ping: %w", err)
+		}
+	}
 	var one int
 	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("session/sqlite: ping: %w", err)

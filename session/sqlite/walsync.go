@@ -34,9 +34,14 @@ type walSync struct {
 	// syncFile is syncData (fdatasync on Linux); tests replace it.
 	syncFile func(*os.File) error
 
-	mu     sync.Mutex // held through a sync; guards f and closed
+	mu     sync.Mutex // held through a sync; guards f, closed and failed
 	f      *os.File
 	closed bool // by Close: a write racing it must not reopen the file
+	// failed is the first sync's failure, and every later sync's answer: the commit it was
+	// for is already visible, and on Linux a failed writeback may leave its pages marked clean,
+	// so a later sync could succeed without them and WAL recovery, which stops at the first
+	// frame that does not check, would then lose every commit after them too.
+	failed error
 
 	q    chan []*groupOp // durable writes committed and waiting for a sync, a group at a time
 	done chan struct{}   // closed when the syncer has answered everything and ended
@@ -57,6 +62,9 @@ func newWALSync(dbPath string) *walSync {
 func (w *walSync) sync() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.failed != nil {
+		return w.failed
+	}
 	if w.closed {
 		return errClosed
 	}
@@ -65,12 +73,33 @@ func (w *walSync) sync() error {
 	}
 	if w.f == nil {
 		// No log: SQLite removes it only after a checkpoint has copied it into the database
-		// file and fsynced that file.
+		// file and fsynced that file (Open checked that the log is where we look).
 		return nil
 	}
 	w.syncs.Add(1)
 	if err := w.syncFile(w.f); err != nil {
-		return fmt.Errorf("sync WAL: %w", err)
+		w.failed = fmt.Errorf("sync WAL (writes since the last good sync are committed but may not be durable; restart eidsp): %w", err)
+		return w.failed
+	}
+	return nil
+}
+
+// broken is the failure of an earlier sync, if any: the store then refuses every durable write.
+func (w *walSync) broken() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
+// requireFile fails unless the WAL file exists at path (Open calls it after the first write).
+func (w *walSync) requireFile() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.follow(); err != nil {
+		return err
+	}
+	if w.f == nil {
+		return fmt.Errorf("no write-ahead log at %s: is journal_mode WAL?", w.path)
 	}
 	return nil
 }
@@ -157,6 +186,8 @@ func (s *Store) durable() error {
 // session index), with writeMu held, and then, with writeMu released so that the committer
 // goes on meanwhile, makes it durable. fn's error comes back as it is.
 func (s *Store) direct(fn func() error) error {
+	s.directMu.RLock()
+	defer s.directMu.RUnlock()
 	s.writeMu.Lock()
 	err := fn()
 	s.writeMu.Unlock()

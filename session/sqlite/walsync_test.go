@@ -225,7 +225,7 @@ func TestSyncFailure(t *testing.T) {
 	g := gateSyncs(t, s, errors.New("input/output error"))
 	close(g.open)
 	err := s.Claim(ctx, "k", now.Add(time.Hour))
-	if err == nil || !strings.Contains(err.Error(), "sync WAL: input/output error") {
+	if err == nil || !strings.Contains(err.Error(), "sync WAL") || !strings.Contains(err.Error(), "input/output error") {
 		t.Errorf("Claim with a failing fsync: %v, want the sync's error", err)
 	}
 	if err := s.PutDocument(ctx, &session.Document{Key: "idp/x", Value: []byte("v")}); err == nil {
@@ -233,6 +233,56 @@ func TestSyncFailure(t *testing.T) {
 	}
 	if err := s.PutPending(ctx, &session.PendingLogin{Key: "relay", RequestID: "_r", ExpiresAt: now.Add(time.Minute)}); err != nil {
 		t.Errorf("PutPending with a failing fsync: %v", err)
+	}
+	// The failure sticks: a later sync that succeeds could be missing pages the failed one
+	// lost, so durable writes keep failing and Ping (and so /readyz) says why.
+	s.wal.mu.Lock()
+	g.fail = nil
+	s.wal.mu.Unlock()
+	if err := s.Claim(ctx, "k2", now.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "input/output error") {
+		t.Errorf("Claim after a failed fsync: %v, want the earlier failure", err)
+	}
+	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "input/output error") {
+		t.Errorf("Ping after a failed fsync: %v, want the failure", err)
+	}
+}
+
+// Opened through a symbolic link, the store syncs the log SQLite writes: beside the file the
+// link points to.
+func TestSyncThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "real"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	realDB := filepath.Join(dir, "real", "eidsp.db")
+	if err := os.WriteFile(realDB, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(realDB, link); err != nil {
+		t.Fatal(err)
+	}
+	s := openTemp(t, link, nil)
+	defer s.Close()
+	before := s.wal.syncs.Load()
+	if err := s.Claim(context.Background(), "k", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.wal.syncs.Load() - before; n != 1 {
+		t.Errorf("a Claim through a symlinked path made %d fsyncs, want 1", n)
+	}
+	want, err := os.Stat(realDB + "-wal")
+	if err != nil {
+		t.Fatalf("SQLite's log: %v", err)
+	}
+	s.wal.mu.Lock()
+	held, err := s.wal.f.Stat()
+	s.wal.mu.Unlock()
+	if err != nil || !os.SameFile(want, held) {
+		t.Errorf("the syncer holds %v (%v), not SQLite's log %s", held, err, realDB+"-wal")
+	}
+	if _, err := os.Stat(link + "-wal"); err == nil {
+		t.Error("a log beside the link")
 	}
 }
 
@@ -245,6 +295,8 @@ func TestCloseWaitsForSync(t *testing.T) {
 	claim := async(func() error { return s.Claim(ctx, "k", time.Now().Add(time.Hour)) })
 	g.waitEntered(t)
 	closed := async(s.Close)
+	<-s.commit.quit                   // Close has begun
+	time.Sleep(50 * time.Millisecond) // a Close that did not wait would have returned by now
 	stillWaiting(t, "the Claim", claim)
 	stillWaiting(t, "Close", closed)
 	close(g.open)
