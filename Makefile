@@ -35,7 +35,7 @@ fuzz:
 fuzz-smoke:
 	FUZZTIME=4s FUZZMINIMIZETIME=1s ./scripts/fuzz.sh
 
-## bench: the four benchmarks of docs/BENCHMARKS.md (about 7 min; needs redis-server, see make deps)
+## bench: the four benchmarks of docs/BENCHMARKS.md (about 12 min; needs redis-server, see make deps)
 bench:
 	./scripts/bench.sh
 

@@ -525,8 +525,9 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 	return s.claim(ctx, false, key, until)
 }
 
-// ClaimRelaxed is Claim committed on the relaxed handle when the store is at FULL (see
-// Store.relaxed): the one replay_cache table, so it excludes Claim's keys and they its keys.
+// ClaimRelaxed is Claim as a relaxed write: at FULL it returns once committed, without waiting
+// for the WAL's fsync (see Store.wal). The one replay_cache table, so it excludes Claim's keys
+// and they its keys.
 func (s *Store) ClaimRelaxed(ctx context.Context, key string, until time.Time) error {
 	return s.claim(ctx, true, key, until)
 }
