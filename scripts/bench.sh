@@ -30,7 +30,7 @@ echo
 profile_summary() {
   local bin=$1 prof=$2
   go tool pprof -tags "$bin" "$prof" 2>/dev/null | sed -n '/role:/,/^ *$/p'
-  local pat='fips140/rsa\.decrypt$|fips140/rsa\.encrypt$|saml\.ParseUntrusted$|roundtrip-validator\.Validate$|saml\.scanTokens$|etree\.\(\*Document\)\.ReadFrom|saml\.verifyEnveloped$|saml\.Signer\.SignEnveloped$|saml\.excC14N$|saml/xenc\.Decrypt$|saml/xenc\.Encrypt$|compress/flate\.NewWriter$|compress/flate\.\(\*Writer\)\.Close$|html/template\.\(\*Template\)\.Execute|modernc\.org/sqlite\.\(\*conn\)\.(exec|query)$|go-redis.*\(\*baseClient\)\._process$|runtime\.mallocgc$|runtime\.gcBgMarkWorker$|net/http\.\(\*conn\)\.serve$|net/http\.\(\*persistConn\)\.(readLoop|writeLoop)$|log/slog\.\(\*Logger\)\.log$'
+  local pat='fips140/rsa\.decrypt$|fips140/rsa\.encrypt$|saml\.ParseUntrusted$|roundtrip-validator\.Validate$|saml\.scanTokens$|etree\.\(\*Document\)\.ReadFrom|saml\.verifyEnveloped$|saml\.Signer\.SignEnveloped$|saml\.excC14N$|saml/xenc\.Decrypt$|saml/xenc\.Encrypt$|compress/flate\.NewWriter$|compress/flate\.\(\*Writer\)\.Close$|html/template\.\(\*Template\)\.Execute|session/sqlite\.\(\*Store\)\.runCommitter$|session/sqlite\.\(\*walSync\)\.run$|session/sqlite\.\(\*Store\)\.GetSession$|go-redis.*\(\*baseClient\)\._process$|runtime\.mallocgc$|runtime\.gcBgMarkWorker$|net/http\.\(\*conn\)\.serve$|net/http\.\(\*persistConn\)\.(readLoop|writeLoop)$|log/slog\.\(\*Logger\)\.log$'
   for role in sp idp client; do
     echo "-- role=$role (cumulative seconds, % of all samples)"
     go tool pprof -top -cum -nodecount 5000 -tagfocus "role=$role" "$bin" "$prof" 2>/dev/null |

@@ -752,8 +752,6 @@ func TestCountSessions(t *testing.T) {
 	}
 }
 
-// A session cache in front of one instance forgets a session as soon as another instance ends
-// it: with a TTL of an hour, only the store's announcement can explain it.
 // cacheProbe watches a session.Cache on one instance while another instance, b, writes.
 type cacheProbe struct {
 	t      *testing.T
@@ -834,6 +832,8 @@ func (p *cacheProbe) gone(what, id string) {
 	}
 }
 
+// A session cache in front of one instance forgets a session as soon as another instance ends
+// it: with a TTL of an hour, only the store's announcement can explain it.
 func TestCacheInvalidatedByOtherInstance(t *testing.T) {
 	needRedis(t)
 	p := newCacheProbe(t, shared.Addr(), Options{})

@@ -27,12 +27,11 @@ const maxGroup = 64
 
 var errClosed = errors.New("session/sqlite: store closed")
 
-// groupOp is one write. run executes it with tx, or in autocommit when tx is nil, using the
-// prepared statements st; it may run twice (after a failed group) and must set
-// its outputs afresh each time. A relaxed write (a pending login's, ClaimRelaxed) needs no fsync
+// groupOp is one write. run executes it with tx, or in autocommit when tx is nil; it may run
+// twice (after a failed group) and must set its outputs afresh each time. A relaxed write (a pending login's, ClaimRelaxed) needs no fsync
 // of its own (see Store.wal): it is answered when its group commits.
 type groupOp struct {
-	run     func(ctx context.Context, tx *sql.Tx, st *statements) error
+	run     func(ctx context.Context, tx *sql.Tx) error
 	relaxed bool
 	// ownTx: run makes more than one statement, so on its own it still runs in a transaction
 	// (all of it or nothing), never in autocommit.
@@ -61,12 +60,12 @@ func (s *Store) startCommitter() {
 
 // write submits run and waits for its commit. A ctx that has already ended fails it before
 // anything is done; once submitted, the write is carried out whatever happens to ctx.
-func (s *Store) write(ctx context.Context, relaxed bool, run func(ctx context.Context, tx *sql.Tx, st *statements) error) error {
+func (s *Store) write(ctx context.Context, relaxed bool, run func(ctx context.Context, tx *sql.Tx) error) error {
 	return s.submit(ctx, &groupOp{run: run, relaxed: relaxed})
 }
 
 // writeTx is write for a run of several statements: alone or in a group, all or nothing.
-func (s *Store) writeTx(ctx context.Context, run func(ctx context.Context, tx *sql.Tx, st *statements) error) error {
+func (s *Store) writeTx(ctx context.Context, run func(ctx context.Context, tx *sql.Tx) error) error {
 	return s.submit(ctx, &groupOp{run: run, ownTx: true})
 }
 
@@ -184,7 +183,7 @@ func (s *Store) runGroup(batch []*groupOp) {
 // for one.
 func (s *Store) runAlone(ctx context.Context, op *groupOp) error {
 	if !op.ownTx {
-		return op.run(ctx, nil, &s.stmts)
+		return op.run(ctx, nil)
 	}
 	_, err := s.runInOne(ctx, []*groupOp{op})
 	return err
@@ -193,13 +192,12 @@ func (s *Store) runAlone(ctx context.Context, op *groupOp) error {
 // runInOne runs every write of batch in one transaction and commits it; any error rolls the
 // whole transaction back. opFailed tells a write's error from BEGIN's or COMMIT's.
 func (s *Store) runInOne(ctx context.Context, batch []*groupOp) (opFailed bool, err error) {
-	st := &s.stmts
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
 	for _, op := range batch {
-		if err := op.run(ctx, tx, st); err != nil {
+		if err := op.run(ctx, tx); err != nil {
 			tx.Rollback()
 			return true, err
 		}

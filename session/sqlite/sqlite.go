@@ -103,38 +103,37 @@ type statements struct {
 
 // prepare prepares the statements.
 func (s *Store) prepare(ctx context.Context) error {
-	stmts := &s.stmts
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&stmts.createSession, `
+		{&s.stmts.createSession, `
 			INSERT INTO sessions (id_hash, identity, idp, name_id, name_id_format, session_index,
 			                      profile, created_at, last_seen, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&stmts.getSession, `
+		{&s.stmts.getSession, `
 			SELECT identity, name_id, name_id_format, profile, created_at, last_seen, expires_at
 			FROM sessions WHERE id_hash = ? AND expires_at > ?`},
-		{&stmts.touchSession, `
+		{&s.stmts.touchSession, `
 			UPDATE sessions SET last_seen = max(last_seen, ?)
 			WHERE id_hash = ? AND expires_at > ?`},
-		{&stmts.deleteSession, `DELETE FROM sessions WHERE id_hash = ?`},
-		{&stmts.putPending, `
+		{&s.stmts.deleteSession, `DELETE FROM sessions WHERE id_hash = ?`},
+		{&s.stmts.putPending, `
 			INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
 			                            locale, min_level, force_authn, purpose, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&stmts.takePending, `
+		{&s.stmts.takePending, `
 			DELETE FROM pending_logins WHERE key_hash = ?
 			RETURNING request_id, idp, profile, return_to, browser_binding, locale, min_level,
 			          force_authn, purpose, created_at, expires_at`},
-		{&stmts.claim, `
+		{&s.stmts.claim, `
 			INSERT INTO replay_cache (key_hash, expires_at) VALUES (?, ?)
 			ON CONFLICT (key_hash) DO UPDATE SET expires_at = excluded.expires_at
 			WHERE replay_cache.expires_at <= ?`},
-		{&stmts.insertAudit, `INSERT INTO audit_events (time, event) VALUES (?, ?)`},
+		{&s.stmts.insertAudit, `INSERT INTO audit_events (time, event) VALUES (?, ?)`},
 		// The subquery names the oldest id to keep; with fewer rows than that it is NULL and
 		// the comparison deletes nothing.
-		{&stmts.trimAudit, `
+		{&s.stmts.trimAudit, `
 			DELETE FROM audit_events
 			WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)`},
 	} {
@@ -148,21 +147,15 @@ func (s *Store) prepare(ctx context.Context) error {
 }
 
 // exec runs a write statement through the committer (group.go) and returns its result once it
-// is committed (and, unless relaxed, durable). pick chooses the statement from the set.
-func (s *Store) exec(ctx context.Context, relaxed bool, pick func(*statements) *sql.Stmt, args ...any) (sql.Result, error) {
+// is committed (and, unless relaxed, durable).
+func (s *Store) exec(ctx context.Context, relaxed bool, st *sql.Stmt, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := s.write(ctx, relaxed, func(ctx context.Context, tx *sql.Tx, st *statements) (err error) {
-		res, err = on(ctx, tx, pick(st)).ExecContext(ctx, args...)
+	err := s.write(ctx, relaxed, func(ctx context.Context, tx *sql.Tx) (err error) {
+		res, err = on(ctx, tx, st).ExecContext(ctx, args...)
 		return err
 	})
 	return res, err
 }
-
-func createSessionStmt(st *statements) *sql.Stmt { return st.createSession }
-func touchSessionStmt(st *statements) *sql.Stmt  { return st.touchSession }
-func deleteSessionStmt(st *statements) *sql.Stmt { return st.deleteSession }
-func putPendingStmt(st *statements) *sql.Stmt    { return st.putPending }
-func claimStmt(st *statements) *sql.Stmt         { return st.claim }
 
 // statementContext is the context one statement of a login or a request runs under: a ctx
 // that has already ended fails it before anything is done, a live one is not watched further.
@@ -333,7 +326,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *session.Session) error 
 	if err != nil {
 		return fmt.Errorf("session/sqlite: create session: %w", err)
 	}
-	if _, err = s.exec(ctx, false, createSessionStmt, args...); err != nil {
+	if _, err = s.exec(ctx, false, s.stmts.createSession, args...); err != nil {
 		return fmt.Errorf("session/sqlite: create session: %w", err)
 	}
 	return nil
@@ -365,9 +358,9 @@ func (s *Store) ClaimAndCreateSession(ctx context.Context, key string, until tim
 		return fmt.Errorf("session/sqlite: claim and create session: %w", err)
 	}
 	claimed := false
-	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx, st *statements) error {
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		claimed = false // a second run (after a failed group) starts over
-		res, err := tx.StmtContext(ctx, st.claim).ExecContext(ctx, session.HashKey(key), unixNano(until), unixNano(s.now()))
+		res, err := tx.StmtContext(ctx, s.stmts.claim).ExecContext(ctx, session.HashKey(key), unixNano(until), unixNano(s.now()))
 		if err != nil {
 			return err
 		}
@@ -375,7 +368,7 @@ func (s *Store) ClaimAndCreateSession(ctx context.Context, key string, until tim
 			return err // lost the claim: nothing written, the session is not made
 		}
 		claimed = true
-		_, err = tx.StmtContext(ctx, st.createSession).ExecContext(ctx, args...)
+		_, err = tx.StmtContext(ctx, s.stmts.createSession).ExecContext(ctx, args...)
 		return err
 	})
 	if err != nil {
@@ -425,7 +418,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (*session.Session, er
 // lost to a power cut makes the session look idle since its previous touch, so it ends sooner,
 // never later.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
-	res, err := s.exec(ctx, true, touchSessionStmt, unixNano(lastSeen), session.HashKey(id), unixNano(s.now()))
+	res, err := s.exec(ctx, true, s.stmts.touchSession, unixNano(lastSeen), session.HashKey(id), unixNano(s.now()))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: touch session: %w", err)
 	}
@@ -434,7 +427,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time)
 
 // DeleteSession removes a session if it exists.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if _, err := s.exec(ctx, false, deleteSessionStmt, session.HashKey(id)); err != nil {
+	if _, err := s.exec(ctx, false, s.stmts.deleteSession, session.HashKey(id)); err != nil {
 		return fmt.Errorf("session/sqlite: delete session: %w", err)
 	}
 	return nil
@@ -468,7 +461,7 @@ func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
 	if err := p.Prepare(s.now()); err != nil {
 		return fmt.Errorf("session/sqlite: put pending: %w", err)
 	}
-	_, err := s.exec(ctx, true, putPendingStmt, session.HashKey(p.Key), p.RequestID, p.IdP, p.Profile, p.ReturnTo, p.BrowserBinding,
+	_, err := s.exec(ctx, true, s.stmts.putPending, session.HashKey(p.Key), p.RequestID, p.IdP, p.Profile, p.ReturnTo, p.BrowserBinding,
 		p.Locale, p.MinLevel, p.ForceAuthn, p.Purpose, unixNano(p.CreatedAt), unixNano(p.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: put pending: %w", err)
@@ -485,9 +478,9 @@ func (s *Store) TakePending(ctx context.Context, key string) (*session.PendingLo
 		p                *session.PendingLogin
 		created, expires int64
 	)
-	err := s.write(ctx, true, func(ctx context.Context, tx *sql.Tx, st *statements) error {
+	err := s.write(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
 		p = nil // a second run (after a failed group) starts over
-		rows, err := on(ctx, tx, st.takePending).QueryContext(ctx, session.HashKey(key))
+		rows, err := on(ctx, tx, s.stmts.takePending).QueryContext(ctx, session.HashKey(key))
 		if err != nil {
 			return err
 		}
@@ -536,7 +529,7 @@ func (s *Store) claim(ctx context.Context, relaxed bool, key string, until time.
 	if key == "" {
 		return errors.New("session/sqlite: claim: empty key")
 	}
-	res, err := s.exec(ctx, relaxed, claimStmt, session.HashKey(key), unixNano(until), unixNano(s.now()))
+	res, err := s.exec(ctx, relaxed, s.stmts.claim, session.HashKey(key), unixNano(until), unixNano(s.now()))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: claim: %w", err)
 	}

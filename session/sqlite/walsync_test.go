@@ -65,14 +65,16 @@ func stillWaiting(t *testing.T, name string, ch <-chan error) {
 	}
 }
 
-func result(t *testing.T, name string, ch <-chan error) error {
+// succeeds waits for ch's answer and fails the test unless it is nil.
+func succeeds(t *testing.T, name string, ch <-chan error) {
 	t.Helper()
 	select {
 	case err := <-ch:
-		return err
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: no answer after 10s", name)
-		return nil
 	}
 }
 
@@ -207,12 +209,8 @@ func TestDurableWriteWaitsForSync(t *testing.T) {
 	stillWaiting(t, "the first Claim", first)
 	stillWaiting(t, "the second Claim", second)
 	close(g.open)
-	if err := result(t, "the first Claim", first); err != nil {
-		t.Errorf("first Claim: %v", err)
-	}
-	if err := result(t, "the second Claim", second); err != nil {
-		t.Errorf("second Claim: %v", err)
-	}
+	succeeds(t, "the first Claim", first)
+	succeeds(t, "the second Claim", second)
 }
 
 // A failed fsync fails the durable writes it was for, with an error that says so; relaxed
@@ -300,12 +298,8 @@ func TestCloseWaitsForSync(t *testing.T) {
 	stillWaiting(t, "the Claim", claim)
 	stillWaiting(t, "Close", closed)
 	close(g.open)
-	if err := result(t, "the Claim", claim); err != nil {
-		t.Errorf("Claim whose fsync finished during Close: %v", err)
-	}
-	if err := result(t, "Close", closed); err != nil {
-		t.Errorf("Close: %v", err)
-	}
+	succeeds(t, "the Claim whose fsync finished during Close", claim)
+	succeeds(t, "Close", closed)
 }
 
 // The syncer follows the WAL file at its path: none yet, a file, the file replaced, removed;
