@@ -140,7 +140,11 @@ func TestSOAPClientKeepsConnections(t *testing.T) {
 	burst()
 	first := opened.Load()
 	burst()
-	if again := opened.Load() - first; again != 0 {
-		t.Errorf("second burst of %d calls opened %d new connections (first opened %d)", width, again, first)
+	// Every connection the client opened is kept for the next call: two bursts of width calls
+	// never need more than width connections. (The first burst may open fewer, when a call
+	// starts after another has finished on a loaded machine; the second then opens the rest.
+	// A client that kept two idle connections, net/http's default, opens 2 × width − 2.)
+	if total := opened.Load(); total > width {
+		t.Errorf("two bursts of %d calls opened %d connections (the first %d); want at most %d", width, total, first, width)
 	}
 }
