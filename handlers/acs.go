@@ -19,7 +19,24 @@ import (
 func (s *Server) acsArtifact(c *echo.Context) error {
 	defer s.observeACS("artifact", time.Now())
 	art := c.QueryParam("SAMLart")
-	pl, err := s.takePending(c, c.QueryParam("RelayState"), "/saml/acs")
+	a, artErr := saml.ParseArtifact(art)
+	if art == "" {
+		artErr = &saml.Error{Reason: saml.ReasonArtifact, Err: errors.New("no SAMLart")}
+	}
+	// A well-formed artifact is claimed with the pending login, in one write: a second use
+	// fails before anything is sent to the IdP.
+	take, replayed := s.Store.TakePending, false
+	if artErr == nil {
+		take = func(ctx context.Context, key string) (*session.PendingLogin, error) {
+			pl, err := s.Store.TakePendingAndClaim(ctx, key, "artifact:"+art, s.Now().Add(s.Opt.PendingTTL))
+			if errors.Is(err, session.ErrReplay) {
+				replayed = true
+				return pl, nil
+			}
+			return pl, err
+		}
+	}
+	pl, err := s.takePendingWith(c, c.QueryParam("RelayState"), "/saml/acs", take)
 	if err != nil {
 		return err
 	}
@@ -27,24 +44,18 @@ func (s *Server) acsArtifact(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if art == "" {
-		return s.finishLogin(c, pl, idp, nil, &saml.Error{Reason: saml.ReasonArtifact, Err: errors.New("no SAMLart")})
-	}
-	a, err := saml.ParseArtifact(art)
-	if err != nil {
-		return s.finishLogin(c, pl, idp, nil, err)
+	if artErr != nil {
+		return s.finishLogin(c, pl, idp, nil, artErr)
 	}
 	ep, err := idp.Policy.Descriptor.ResolutionEndpoint(a)
 	if err != nil {
 		return s.finishLogin(c, pl, idp, nil, err)
 	}
+	if replayed {
+		return s.finishLogin(c, pl, idp, nil, &saml.Error{Reason: saml.ReasonReplay, Err: errors.New("artifact seen before")})
+	}
 	ctx := c.Request().Context()
 	now := s.Now()
-	if err := s.Store.ClaimRelaxed(ctx, "artifact:"+art, now.Add(s.Opt.PendingTTL)); errors.Is(err, session.ErrReplay) {
-		return s.finishLogin(c, pl, idp, nil, &saml.Error{Reason: saml.ReasonReplay, Err: errors.New("artifact seen before")})
-	} else if err != nil {
-		return fmt.Errorf("replay cache: %w", err)
-	}
 	resolveID, err := saml.NewID(s.Rand)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -120,10 +121,16 @@ func (s *Server) putPending(c *echo.Context, pl *session.PendingLogin, browser, 
 // takePending consumes the pending login named by RelayState and checks that this browser
 // started it. The pending login is gone afterwards whatever the outcome.
 func (s *Server) takePending(c *echo.Context, relay, cookiePath string) (*session.PendingLogin, error) {
+	return s.takePendingWith(c, relay, cookiePath, s.Store.TakePending)
+}
+
+// takePendingWith is takePending with take in place of Store.TakePending.
+func (s *Server) takePendingWith(c *echo.Context, relay, cookiePath string,
+	take func(ctx context.Context, key string) (*session.PendingLogin, error)) (*session.PendingLogin, error) {
 	if relay == "" || len(relay) > saml.MaxRelayState || len(relay) < 16 {
 		return nil, badRequest("relay_state", errors.New("missing or malformed RelayState"))
 	}
-	pl, err := s.Store.TakePending(c.Request().Context(), relay)
+	pl, err := take(c.Request().Context(), relay)
 	if err == nil && pl.Purpose != "" {
 		err = session.ErrNotFound // a pending logout is no login
 	}

@@ -89,11 +89,15 @@ type Store interface {
 	// Claim records key until the given time. The first caller gets nil; later callers get
 	// ErrReplay until `until` has passed, after which the key can be claimed again.
 	Claim(ctx context.Context, key string, until time.Time) error
-	// ClaimRelaxed is Claim, as exclusive, for a key whose replay a later durable write stops
-	// as well (an artifact: the assertion it resolves to is claimed with its session). A store
-	// may commit it without waiting for stable storage: a power loss or an OS crash can forget
-	// it, a crash of the process cannot.
-	ClaimRelaxed(ctx context.Context, key string, until time.Time) error
+	// TakePendingAndClaim is TakePending(key) and Claim(claimKey, until) as one step, the claim
+	// made only when there is a pending login to take: ErrNotFound, and nothing claimed, when
+	// there is none; the pending login and ErrReplay when claimKey is claimed already (the
+	// pending login is taken all the same); the pending login and nil when both are done. The
+	// claim is Claim's, as exclusive, for a key whose replay a later durable write stops as well
+	// (a login's artifact: the assertion it resolves to is claimed with its session), so a
+	// store may commit the step without waiting for stable storage: a power loss or an OS crash
+	// can forget it, a crash of the process cannot.
+	TakePendingAndClaim(ctx context.Context, key, claimKey string, until time.Time) (*PendingLogin, error)
 	// ClaimAndCreateSession is Claim(key, until) and CreateSession(s) as one step: both or
 	// neither. ErrReplay, and no session, when key is claimed; an error from the session's
 	// side leaves key unclaimed. A login's last step: its assertion and its session.

@@ -73,10 +73,12 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ok/claim", withClaim(testClaim, plainClaim)},
 		{"ok/claim-after-until", withClaim(testClaimAfterUntil, plainClaim)},
 		{"ok/claim-concurrent", withClaim(testClaimConcurrent, plainClaim)},
-		{"ok/claim-relaxed", withClaim(testClaim, relaxedClaim)},
-		{"ok/claim-relaxed-after-until", withClaim(testClaimAfterUntil, relaxedClaim)},
-		{"ok/claim-relaxed-concurrent", withClaim(testClaimConcurrent, relaxedClaim)},
-		{"ok/claim-relaxed-shares-keys", testClaimRelaxedSharesKeys},
+		{"ok/take-pending-and-claim", testTakePendingAndClaim},
+		{"fail/take-pending-and-claim-no-pending-claims-nothing", testTakePendingAndClaimNoPending},
+		{"ok/take-pending-and-claim-as-claim", withClaim(testClaim, pendingClaim)},
+		{"ok/take-pending-and-claim-after-until", withClaim(testClaimAfterUntil, pendingClaim)},
+		{"ok/take-pending-and-claim-concurrent", withClaim(testClaimConcurrent, pendingClaim)},
+		{"ok/take-pending-and-claim-shares-keys", testTakePendingAndClaimSharesKeys},
 		{"ok/claim-and-create-session", testClaimAndCreateSession},
 		{"fail/claim-and-create-session-replay-makes-none", testClaimAndCreateSessionReplay},
 		{"fail/claim-and-create-session-bad-session-claims-nothing", testClaimAndCreateSessionBadSession},
@@ -533,14 +535,91 @@ func testPendingConcurrentTake(t *testing.T, s session.Store, clk *Clock) {
 	}
 }
 
-// claimFunc is Claim or ClaimRelaxed of one store: the claim cases run against both.
+// claimFunc is Claim, or the claim TakePendingAndClaim makes, of one store: the claim cases run
+// against both.
 type claimFunc func(ctx context.Context, key string, until time.Time) error
 
-func plainClaim(s session.Store) claimFunc   { return s.Claim }
-func relaxedClaim(s session.Store) claimFunc { return s.ClaimRelaxed }
+func plainClaim(t *testing.T, s session.Store, clk *Clock) claimFunc { return s.Claim }
 
-func withClaim(fn func(*testing.T, claimFunc, *Clock), pick func(session.Store) claimFunc) func(*testing.T, session.Store, *Clock) {
-	return func(t *testing.T, s session.Store, clk *Clock) { fn(t, pick(s), clk) }
+// pendingClaim puts a pending login and claims key with it.
+func pendingClaim(t *testing.T, s session.Store, clk *Clock) claimFunc {
+	return func(ctx context.Context, key string, until time.Time) error {
+		p := newPending(t, clk)
+		if err := s.PutPending(ctx, p); err != nil {
+			return fmt.Errorf("PutPending: %w", err)
+		}
+		got, err := s.TakePendingAndClaim(ctx, p.Key, key, until)
+		if (err == nil || errors.Is(err, session.ErrReplay)) && (got == nil || got.RequestID != p.RequestID) {
+			return fmt.Errorf("TakePendingAndClaim returned %+v with %v, want the pending login", got, err)
+		}
+		return err
+	}
+}
+
+func withClaim(fn func(*testing.T, claimFunc, *Clock), pick func(*testing.T, session.Store, *Clock) claimFunc) func(*testing.T, session.Store, *Clock) {
+	return func(t *testing.T, s session.Store, clk *Clock) { fn(t, pick(t, s, clk), clk) }
+}
+
+// TakePendingAndClaim takes the pending login whether it wins the claim or not, and claims only
+// with a live one.
+func testTakePendingAndClaim(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	until := clk.Now().Add(5 * time.Minute)
+	first, second := newPending(t, clk), newPending(t, clk)
+	for _, p := range []*session.PendingLogin{first, second} {
+		if err := s.PutPending(ctx, p); err != nil {
+			t.Fatalf("PutPending: %v", err)
+		}
+	}
+	clk.Advance(time.Minute)
+	got, err := s.TakePendingAndClaim(ctx, first.Key, "artifact-1", until)
+	if err != nil {
+		t.Fatalf("TakePendingAndClaim: %v", err)
+	}
+	checkPending(t, got, first)
+	_, err = s.TakePending(ctx, first.Key)
+	wantErr(t, "TakePending after TakePendingAndClaim", err, session.ErrNotFound)
+	wantErr(t, "Claim of the key TakePendingAndClaim claimed", s.Claim(ctx, "artifact-1", until), session.ErrReplay)
+
+	// Lost: the pending login comes back with ErrReplay, and is gone all the same.
+	got, err = s.TakePendingAndClaim(ctx, second.Key, "artifact-1", until)
+	wantErr(t, "TakePendingAndClaim of a claimed key", err, session.ErrReplay)
+	if got == nil {
+		t.Fatal("TakePendingAndClaim of a claimed key returned no pending login")
+	}
+	checkPending(t, got, second)
+	_, err = s.TakePendingAndClaim(ctx, second.Key, "artifact-2", until)
+	wantErr(t, "TakePendingAndClaim (second time)", err, session.ErrNotFound)
+	if err := s.Claim(ctx, "artifact-2", until); err != nil {
+		t.Errorf("Claim of the key a TakePendingAndClaim without a pending login named: %v", err)
+	}
+
+	if _, err := s.TakePendingAndClaim(ctx, newID(t), "", until); err == nil {
+		t.Error("TakePendingAndClaim with an empty claim key: no error")
+	}
+}
+
+// Without a live pending login nothing is claimed, and an expired one is deleted.
+func testTakePendingAndClaimNoPending(t *testing.T, s session.Store, clk *Clock) {
+	ctx := context.Background()
+	until := clk.Now().Add(time.Hour)
+	_, err := s.TakePendingAndClaim(ctx, newID(t), "artifact-never", until)
+	wantErr(t, "TakePendingAndClaim (never put)", err, session.ErrNotFound)
+	p := newPending(t, clk)
+	if err := s.PutPending(ctx, p); err != nil {
+		t.Fatalf("PutPending: %v", err)
+	}
+	clk.Advance(10 * time.Minute) // ExpiresAt reached
+	_, err = s.TakePendingAndClaim(ctx, p.Key, "artifact-expired", until)
+	wantErr(t, "TakePendingAndClaim at ExpiresAt", err, session.ErrNotFound)
+	clk.Advance(-5 * time.Minute)
+	_, err = s.TakePending(ctx, p.Key)
+	wantErr(t, "TakePending after an expired TakePendingAndClaim", err, session.ErrNotFound)
+	for _, key := range []string{"artifact-never", "artifact-expired"} {
+		if err := s.Claim(ctx, key, until); err != nil {
+			t.Errorf("Claim of %s: %v; TakePendingAndClaim claimed it without a pending login", key, err)
+		}
+	}
 }
 
 func testClaim(t *testing.T, claim claimFunc, clk *Clock) {
@@ -598,24 +677,30 @@ func testClaimConcurrent(t *testing.T, claim claimFunc, clk *Clock) {
 	}
 }
 
-// Claim and ClaimRelaxed are one replay cache: a key either took excludes the other.
-func testClaimRelaxedSharesKeys(t *testing.T, s session.Store, clk *Clock) {
+// Claim, TakePendingAndClaim and ClaimAndCreateSession are one replay cache: a key one took
+// excludes the others.
+func testTakePendingAndClaimSharesKeys(t *testing.T, s session.Store, clk *Clock) {
 	ctx := context.Background()
 	until := clk.Now().Add(5 * time.Minute)
-	if err := s.ClaimRelaxed(ctx, "artifact-1", until); err != nil {
-		t.Fatalf("ClaimRelaxed: %v", err)
+	claimWithPending := pendingClaim(t, s, clk)
+	if err := claimWithPending(ctx, "artifact-1", until); err != nil {
+		t.Fatalf("TakePendingAndClaim: %v", err)
 	}
-	wantErr(t, "Claim of a key ClaimRelaxed took", s.Claim(ctx, "artifact-1", until), session.ErrReplay)
+	wantErr(t, "Claim of a key TakePendingAndClaim took", s.Claim(ctx, "artifact-1", until), session.ErrReplay)
 	if err := s.Claim(ctx, "artifact-2", until); err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
-	wantErr(t, "ClaimRelaxed of a key Claim took", s.ClaimRelaxed(ctx, "artifact-2", until), session.ErrReplay)
+	wantErr(t, "TakePendingAndClaim of a key Claim took", claimWithPending(ctx, "artifact-2", until), session.ErrReplay)
 	sess := newSession(t, clk, fullIdentity())
-	wantErr(t, "ClaimAndCreateSession of a key ClaimRelaxed took",
+	wantErr(t, "ClaimAndCreateSession of a key TakePendingAndClaim took",
 		s.ClaimAndCreateSession(ctx, "artifact-1", until, sess), session.ErrReplay)
 	if _, err := s.GetSession(ctx, sess.ID); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("GetSession after a refused ClaimAndCreateSession: %v, want ErrNotFound", err)
 	}
+	if err := s.ClaimAndCreateSession(ctx, "assertion-1", until, newSession(t, clk, fullIdentity())); err != nil {
+		t.Fatalf("ClaimAndCreateSession: %v", err)
+	}
+	wantErr(t, "TakePendingAndClaim of a key ClaimAndCreateSession took", claimWithPending(ctx, "assertion-1", until), session.ErrReplay)
 }
 
 func testClaimAndCreateSession(t *testing.T, s session.Store, clk *Clock) {
@@ -779,10 +864,13 @@ func testContextCancelled(t *testing.T, s session.Store, clk *Clock) {
 			_, err := s.DeleteSessionsBySessionIndex(ctx, live.Identity.IdP, live.Identity.NameID, "")
 			return err
 		},
-		"PutPending":   func() error { return s.PutPending(ctx, newPending(t, clk)) },
-		"TakePending":  func() error { _, err := s.TakePending(ctx, pend.Key); return err },
-		"Claim":        func() error { return s.Claim(ctx, "cancelled", until) },
-		"ClaimRelaxed": func() error { return s.ClaimRelaxed(ctx, "cancelled", until) },
+		"PutPending":  func() error { return s.PutPending(ctx, newPending(t, clk)) },
+		"TakePending": func() error { _, err := s.TakePending(ctx, pend.Key); return err },
+		"Claim":       func() error { return s.Claim(ctx, "cancelled", until) },
+		"TakePendingAndClaim": func() error {
+			_, err := s.TakePendingAndClaim(ctx, pend.Key, "cancelled", until)
+			return err
+		},
 		"ClaimAndCreateSession": func() error {
 			return s.ClaimAndCreateSession(ctx, "cancelled", until, newSession(t, clk, fullIdentity()))
 		},

@@ -359,9 +359,57 @@ func (s *Store) TakePending(ctx context.Context, key string) (*session.PendingLo
 	if err != nil {
 		return nil, fmt.Errorf("session/redis: take pending: %w", err)
 	}
+	p, err := decodePending(key, v)
+	if err != nil {
+		return nil, fmt.Errorf("session/redis: take pending: %w", err)
+	}
+	if !s.now().Before(p.ExpiresAt) {
+		return nil, session.ErrNotFound
+	}
+	return p, nil
+}
+
+// TakePendingAndClaim is TakePending and Claim in one script: one round trip, and the claim is
+// made only when the script finds a pending login that is live by the store's clock.
+func (s *Store) TakePendingAndClaim(ctx context.Context, key, claimKey string, until time.Time) (*session.PendingLogin, error) {
+	if claimKey == "" {
+		return nil, errors.New("session/redis: take pending and claim: empty claim key")
+	}
+	res, err := takePendingAndClaim.Run(ctx, s.rdb, []string{s.key(kindPending, key), s.key(kindClaim, claimKey)},
+		encodeTime(s.now()), encodeTime(until), s.ttlMillis(until)).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("session/redis: take pending and claim: %w", err)
+	}
+	if len(res) == 0 {
+		return nil, session.ErrNotFound
+	}
+	if len(res) != 2 {
+		return nil, fmt.Errorf("session/redis: take pending and claim: script answered %d values, want 2", len(res))
+	}
+	v, ok := res[0].(string)
+	result, ok2 := res[1].(int64)
+	if !ok || !ok2 {
+		return nil, fmt.Errorf("session/redis: take pending and claim: unexpected script answer %T, %T", res[0], res[1])
+	}
+	p, err := decodePending(key, []byte(v))
+	if err != nil {
+		return nil, fmt.Errorf("session/redis: take pending and claim: %w", err)
+	}
+	switch result {
+	case 1:
+		return p, nil
+	case 0:
+		return p, session.ErrReplay
+	default: // expired by the store's clock (the script compared the same field)
+		return nil, session.ErrNotFound
+	}
+}
+
+// decodePending reads a pending login's stored value.
+func decodePending(key string, v []byte) (*session.PendingLogin, error) {
 	var r pendingRecord
 	if err := json.Unmarshal(v, &r); err != nil {
-		return nil, fmt.Errorf("session/redis: take pending: decode: %w", err)
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	p := &session.PendingLogin{
 		Key:            key,
@@ -375,14 +423,12 @@ func (s *Store) TakePending(ctx context.Context, key string) (*session.PendingLo
 		ForceAuthn:     r.ForceAuthn,
 		Purpose:        r.Purpose,
 	}
+	var err error
 	if p.CreatedAt, err = decodeTime(r.CreatedAt); err != nil {
-		return nil, fmt.Errorf("session/redis: take pending: created_at: %w", err)
+		return nil, fmt.Errorf("created_at: %w", err)
 	}
 	if p.ExpiresAt, err = decodeTime(r.ExpiresAt); err != nil {
-		return nil, fmt.Errorf("session/redis: take pending: expires_at: %w", err)
-	}
-	if !s.now().Before(p.ExpiresAt) {
-		return nil, session.ErrNotFound
+		return nil, fmt.Errorf("expires_at: %w", err)
 	}
 	return p, nil
 }
@@ -403,11 +449,6 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 		return session.ErrReplay
 	}
 	return nil
-}
-
-// ClaimRelaxed is Claim: Redis makes every write as durable as its appendfsync setting says.
-func (s *Store) ClaimRelaxed(ctx context.Context, key string, until time.Time) error {
-	return s.Claim(ctx, key, until)
 }
 
 // sweepBatch is the SCAN COUNT hint, and so roughly the number of keys one script call handles.

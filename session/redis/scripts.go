@@ -119,6 +119,28 @@ take(KEYS[1], ARGV[2], ARGV[3])
 return 1
 `)
 
+// takePendingAndClaim: KEYS[1] pending login, KEYS[2] claim; ARGV[1] now, ARGV[2] until,
+// ARGV[3] the claim's TTL in ms. Deletes the pending login and returns {value, result}: result
+// 1 when this call claimed KEYS[2], 0 when a live claim holds it, -1 when the pending login has
+// expired by the store's clock or cannot be read (nothing claimed; the caller decodes the
+// value and reports which). An absent pending login returns an empty array, and claims nothing.
+var takePendingAndClaim = goredis.NewScript(luaClaim + `
+local v = redis.call('GETDEL', KEYS[1])
+if not v then
+  return {}
+end
+local ok, r = pcall(cjson.decode, v)
+if not ok or type(r) ~= 'table' or type(r.expires_at) ~= 'string'
+    or not string.match(r.expires_at, '^%-?%d+:%d+$') or not before(ARGV[1], r.expires_at) then
+  return {v, -1}
+end
+if held(KEYS[2], ARGV[1]) then
+  return {v, 0}
+end
+take(KEYS[2], ARGV[2], ARGV[3])
+return {v, 1}
+`)
+
 // The sweep scripts take a batch of keys of one kind from SCAN and ARGV[1] = now; each deletes
 // the records in its batch that have expired by the store's clock and returns how many.
 var (

@@ -8,7 +8,7 @@ import (
 )
 
 // Group commit. With synchronous=FULL a durable write waits for an fsync of the WAL, and a
-// login makes four writes (one of them durable, see Store.wal); on a disk the fsyncs were the
+// login makes three writes (one of them durable, see Store.wal); on a disk the fsyncs were the
 // largest cost of a login after its cryptography (docs/BENCHMARKS.md, benchmark 1). So the
 // writes of this process go through one committer goroutine: it takes every write queued while
 // the previous commit was running and runs them in one transaction, then answers each: a
@@ -28,7 +28,7 @@ const maxGroup = 64
 var errClosed = errors.New("session/sqlite: store closed")
 
 // groupOp is one write. run executes it with tx, or in autocommit when tx is nil; it may run
-// twice (after a failed group) and must set its outputs afresh each time. A relaxed write (a pending login's, ClaimRelaxed) needs no fsync
+// twice (after a failed group) and must set its outputs afresh each time. A relaxed write (a pending login's, TouchSession) needs no fsync
 // of its own (see Store.wal): it is answered when its group commits.
 type groupOp struct {
 	run     func(ctx context.Context, tx *sql.Tx) error

@@ -43,10 +43,10 @@ type Sync string
 
 const (
 	// SyncFull: a write returns once the WAL is fsynced; it survives a crash of the process,
-	// of the OS and a power loss. Pending logins and ClaimRelaxed (an artifact's claim) are
-	// the exception: they return once committed, as with SyncNormal (see Store.wal), so a
-	// login waits for one fsync (the assertion's replay-cache entry with the session), which
-	// it shares with the writes committed meanwhile (group.go, walsync.go).
+	// of the OS and a power loss. Pending logins (and the artifact's claim made with one) and
+	// TouchSession are the exception: they return once committed, as with SyncNormal (see
+	// Store.wal), so a login waits for one fsync (the assertion's replay-cache entry with the
+	// session), which it shares with the writes committed meanwhile (group.go, walsync.go).
 	SyncFull Sync = "FULL"
 	// SyncNormal: a commit returns once it is written to the WAL, which is fsynced only at
 	// checkpoints. It survives a crash of the process (SIGKILL included) but the last commits
@@ -65,16 +65,17 @@ type Store struct {
 
 	// wal makes commits durable when the store is at FULL (nil otherwise): the connections
 	// then run at synchronous=NORMAL and the syncer fsyncs the WAL after each durable commit,
-	// outside the write lock (walsync.go). The writes of pending logins and ClaimRelaxed do
-	// not wait for it: they guard nothing a power loss could reopen. Losing a PutPending fails that one login
-	// (the user starts again). Losing a TakePending brings the record back until it expires,
-	// but the assertion that answered it stays in the replay cache, fsynced with its session.
-	// Losing an artifact's claim lets the artifact be presented again: the IdP answers an
-	// artifact once (SAML bindings 3.6.4), and were it to answer again, the assertion's
-	// claim, fsynced, refuses what it resolves to. Such a commit survives SIGKILL like any
-	// other (the OS holds the log), and the next fsync makes it durable too, since every
-	// commit appends to the one WAL: once a login has its session, every write it made is on
-	// stable storage. It saves three of a login's four fsyncs.
+	// outside the write lock (walsync.go). The writes of pending logins (PutPending,
+	// TakePending, TakePendingAndClaim with the artifact's claim it makes) and TouchSession do
+	// not wait for it: they guard nothing a power loss could reopen. Losing a PutPending fails
+	// that one login (the user starts again). Losing a take brings the record back until it
+	// expires, but the assertion that answered it stays in the replay cache, fsynced with its
+	// session. Losing an artifact's claim lets the artifact be presented again: the IdP
+	// answers an artifact once (SAML bindings 3.6.4), and were it to answer again, the
+	// assertion's claim, fsynced, refuses what it resolves to. Such a commit survives SIGKILL
+	// like any other (the OS holds the log), and the next fsync makes it durable too, since
+	// every commit appends to the one WAL: once a login has its session, every write it made
+	// is on stable storage. A login makes three writes and waits for one fsync.
 	wal *walSync
 
 	// writeMu serializes this process's writes. SQLite admits one writer per file; without
@@ -474,62 +475,92 @@ func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
 // (group.go): the row is returned only once the delete is committed, and the rows are read to
 // their end so that a failure of the statement is reported, never a login handed out.
 func (s *Store) TakePending(ctx context.Context, key string) (*session.PendingLogin, error) {
-	var (
-		p                *session.PendingLogin
-		created, expires int64
-	)
-	err := s.write(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
-		p = nil // a second run (after a failed group) starts over
-		rows, err := on(ctx, tx, s.stmts.takePending).QueryContext(ctx, session.HashKey(key))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			got := &session.PendingLogin{Key: key}
-			if err := rows.Scan(&got.RequestID, &got.IdP, &got.Profile, &got.ReturnTo, &got.BrowserBinding, &got.Locale,
-				&got.MinLevel, &got.ForceAuthn, &got.Purpose, &created, &expires); err != nil {
-				return err
-			}
-			p = got
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return rows.Close()
+	var p *session.PendingLogin
+	err := s.write(ctx, true, func(ctx context.Context, tx *sql.Tx) (err error) {
+		p, err = s.takePending(ctx, tx, key) // a second run (after a failed group) starts over
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("session/sqlite: take pending: %w", err)
 	}
-	if p == nil {
-		return nil, session.ErrNotFound
-	}
-	p.CreatedAt = fromUnixNano(created)
-	p.ExpiresAt = fromUnixNano(expires)
-	if !s.now().Before(p.ExpiresAt) {
+	if p == nil || !s.now().Before(p.ExpiresAt) {
 		return nil, session.ErrNotFound
 	}
 	return p, nil
 }
 
+// TakePendingAndClaim is TakePending and, when it finds a live pending login, the claim, in
+// one transaction: a relaxed write (see Store.wal), and one commit instead of two.
+func (s *Store) TakePendingAndClaim(ctx context.Context, key, claimKey string, until time.Time) (*session.PendingLogin, error) {
+	if claimKey == "" {
+		return nil, errors.New("session/sqlite: take pending and claim: empty claim key")
+	}
+	var (
+		p         *session.PendingLogin
+		live, won bool
+	)
+	err := s.submit(ctx, &groupOp{relaxed: true, ownTx: true, run: func(ctx context.Context, tx *sql.Tx) error {
+		live, won = false, false // a second run (after a failed group) starts over
+		var err error
+		if p, err = s.takePending(ctx, tx, key); err != nil || p == nil {
+			return err
+		}
+		now := s.now()
+		if live = now.Before(p.ExpiresAt); !live {
+			return nil // deleted, and nothing claimed
+		}
+		res, err := tx.StmtContext(ctx, s.stmts.claim).ExecContext(ctx, session.HashKey(claimKey), unixNano(until), unixNano(now))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		won = n == 1
+		return err
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("session/sqlite: take pending and claim: %w", err)
+	}
+	if !live {
+		return nil, session.ErrNotFound
+	}
+	if !won {
+		return p, session.ErrReplay
+	}
+	return p, nil
+}
+
+// takePending runs the DELETE ... RETURNING in tx (autocommit when nil): the row, or nil.
+func (s *Store) takePending(ctx context.Context, tx *sql.Tx, key string) (*session.PendingLogin, error) {
+	rows, err := on(ctx, tx, s.stmts.takePending).QueryContext(ctx, session.HashKey(key))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var p *session.PendingLogin
+	for rows.Next() {
+		var created, expires int64
+		got := &session.PendingLogin{Key: key}
+		if err := rows.Scan(&got.RequestID, &got.IdP, &got.Profile, &got.ReturnTo, &got.BrowserBinding, &got.Locale,
+			&got.MinLevel, &got.ForceAuthn, &got.Purpose, &created, &expires); err != nil {
+			return nil, err
+		}
+		got.CreatedAt = fromUnixNano(created)
+		got.ExpiresAt = fromUnixNano(expires)
+		p = got
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return p, rows.Close()
+}
+
 // Claim records key in the replay cache. The upsert replaces an existing entry only if it has
 // expired; when the entry is live the WHERE fails, no row changes, and the caller lost.
 func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
-	return s.claim(ctx, false, key, until)
-}
-
-// ClaimRelaxed is Claim as a relaxed write: at FULL it returns once committed, without waiting
-// for the WAL's fsync (see Store.wal). The one replay_cache table, so it excludes Claim's keys
-// and they its keys.
-func (s *Store) ClaimRelaxed(ctx context.Context, key string, until time.Time) error {
-	return s.claim(ctx, true, key, until)
-}
-
-func (s *Store) claim(ctx context.Context, relaxed bool, key string, until time.Time) error {
 	if key == "" {
 		return errors.New("session/sqlite: claim: empty key")
 	}
-	res, err := s.exec(ctx, relaxed, s.stmts.claim, session.HashKey(key), unixNano(until), unixNano(s.now()))
+	res, err := s.exec(ctx, false, s.stmts.claim, session.HashKey(key), unixNano(until), unixNano(s.now()))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: claim: %w", err)
 	}

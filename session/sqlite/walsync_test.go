@@ -96,10 +96,16 @@ func TestSyncsPerWrite(t *testing.T) {
 			_, err := s.TakePending(ctx, "relay")
 			return err
 		},
-		"ClaimRelaxed": func() error { return s.ClaimRelaxed(ctx, "artifact", now.Add(time.Hour)) },
+		"TakePendingAndClaim": func() error { // a relaxed PutPending, then the step
+			if err := s.PutPending(ctx, pending); err != nil {
+				return err
+			}
+			_, err := s.TakePendingAndClaim(ctx, "relay", "artifact", now.Add(time.Hour))
+			return err
+		},
 		"TouchSession": func() error { return s.TouchSession(ctx, sess.ID, now.Add(time.Second)) },
 	}
-	for _, name := range []string{"PutPending", "TakePending", "ClaimRelaxed", "TouchSession"} {
+	for _, name := range []string{"PutPending", "TakePending", "TakePendingAndClaim", "TouchSession"} {
 		before := s.wal.syncs.Load()
 		if err := relaxed[name](); err != nil {
 			t.Fatalf("%s: %v", name, err)
