@@ -25,18 +25,11 @@ func (s *Server) acsArtifact(c *echo.Context) error {
 	}
 	// A well-formed artifact is claimed with the pending login, in one write: a second use
 	// fails before anything is sent to the IdP.
-	take, replayed := s.Store.TakePending, false
+	claim := ""
 	if artErr == nil {
-		take = func(ctx context.Context, key string) (*session.PendingLogin, error) {
-			pl, err := s.Store.TakePendingAndClaim(ctx, key, "artifact:"+art, s.Now().Add(s.Opt.PendingTTL))
-			if errors.Is(err, session.ErrReplay) {
-				replayed = true
-				return pl, nil
-			}
-			return pl, err
-		}
+		claim = "artifact:" + art
 	}
-	pl, err := s.takePendingWith(c, c.QueryParam("RelayState"), "/saml/acs", take)
+	pl, replayed, err := s.takePendingAndClaim(c, c.QueryParam("RelayState"), "/saml/acs", claim)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -121,35 +120,42 @@ func (s *Server) putPending(c *echo.Context, pl *session.PendingLogin, browser, 
 // takePending consumes the pending login named by RelayState and checks that this browser
 // started it. The pending login is gone afterwards whatever the outcome.
 func (s *Server) takePending(c *echo.Context, relay, cookiePath string) (*session.PendingLogin, error) {
-	return s.takePendingWith(c, relay, cookiePath, s.Store.TakePending)
+	pl, _, err := s.takePendingAndClaim(c, relay, cookiePath, "")
+	return pl, err
 }
 
-// takePendingWith is takePending with take in place of Store.TakePending.
-func (s *Server) takePendingWith(c *echo.Context, relay, cookiePath string,
-	take func(ctx context.Context, key string) (*session.PendingLogin, error)) (*session.PendingLogin, error) {
+// takePendingAndClaim is takePending that, when claim is not empty, also claims it in the same
+// write (session.Store.TakePendingAndClaim) for as long as a pending login lives; replayed: it
+// was claimed before.
+func (s *Server) takePendingAndClaim(c *echo.Context, relay, cookiePath, claim string) (pl *session.PendingLogin, replayed bool, err error) {
 	if relay == "" || len(relay) > saml.MaxRelayState || len(relay) < 16 {
-		return nil, badRequest("relay_state", errors.New("missing or malformed RelayState"))
+		return nil, false, badRequest("relay_state", errors.New("missing or malformed RelayState"))
 	}
-	pl, err := take(c.Request().Context(), relay)
+	ctx := c.Request().Context()
+	if claim == "" {
+		pl, err = s.Store.TakePending(ctx, relay)
+	} else if pl, err = s.Store.TakePendingAndClaim(ctx, relay, claim, s.Now().Add(s.Opt.PendingTTL)); errors.Is(err, session.ErrReplay) {
+		replayed, err = true, nil
+	}
 	if err == nil && pl.Purpose != "" {
 		err = session.ErrNotFound // a pending logout is no login
 	}
 	if errors.Is(err, session.ErrNotFound) {
-		return nil, &pageError{Status: http.StatusBadRequest, Key: "expired", Reason: "pending_login",
+		return nil, false, &pageError{Status: http.StatusBadRequest, Key: "expired", Reason: "pending_login",
 			Err: errors.New("no pending login for RelayState (expired, used or unknown)")}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("take pending login: %w", err)
+		return nil, false, fmt.Errorf("take pending login: %w", err)
 	}
 	setSubject(c, subject{idp: pl.IdP, profile: pl.Profile})
 	name := bindingCookie(relay)
 	ck, err := c.Cookie(name)
 	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: cookiePath, MaxAge: -1, HttpOnly: true, Secure: s.secure()})
 	if err != nil || session.HashKey(ck.Value) != pl.BrowserBinding {
-		return nil, &pageError{Status: http.StatusBadRequest, Key: "browser", Reason: "browser_binding",
+		return nil, false, &pageError{Status: http.StatusBadRequest, Key: "browser", Reason: "browser_binding",
 			Err: errors.New("login was started in another browser or cookies are blocked"), Retry: retryURL(pl)}
 	}
-	return pl, nil
+	return pl, replayed, nil
 }
 
 func retryURL(pl *session.PendingLogin) string {

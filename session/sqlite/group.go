@@ -65,8 +65,8 @@ func (s *Store) write(ctx context.Context, relaxed bool, run func(ctx context.Co
 }
 
 // writeTx is write for a run of several statements: alone or in a group, all or nothing.
-func (s *Store) writeTx(ctx context.Context, run func(ctx context.Context, tx *sql.Tx) error) error {
-	return s.submit(ctx, &groupOp{run: run, ownTx: true})
+func (s *Store) writeTx(ctx context.Context, relaxed bool, run func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.submit(ctx, &groupOp{run: run, relaxed: relaxed, ownTx: true})
 }
 
 func (s *Store) submit(ctx context.Context, op *groupOp) error {

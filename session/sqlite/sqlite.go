@@ -359,16 +359,11 @@ func (s *Store) ClaimAndCreateSession(ctx context.Context, key string, until tim
 		return fmt.Errorf("session/sqlite: claim and create session: %w", err)
 	}
 	claimed := false
-	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		claimed = false // a second run (after a failed group) starts over
-		res, err := tx.StmtContext(ctx, s.stmts.claim).ExecContext(ctx, session.HashKey(key), unixNano(until), unixNano(s.now()))
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
+	err = s.writeTx(ctx, false, func(ctx context.Context, tx *sql.Tx) (err error) {
+		// a second run (after a failed group) starts over
+		if claimed, err = s.claimIn(ctx, tx, key, until, s.now()); err != nil || !claimed {
 			return err // lost the claim: nothing written, the session is not made
 		}
-		claimed = true
 		_, err = tx.StmtContext(ctx, s.stmts.createSession).ExecContext(ctx, args...)
 		return err
 	})
@@ -499,7 +494,7 @@ func (s *Store) TakePendingAndClaim(ctx context.Context, key, claimKey string, u
 		p         *session.PendingLogin
 		live, won bool
 	)
-	err := s.submit(ctx, &groupOp{relaxed: true, ownTx: true, run: func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writeTx(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
 		live, won = false, false // a second run (after a failed group) starts over
 		var err error
 		if p, err = s.takePending(ctx, tx, key); err != nil || p == nil {
@@ -509,14 +504,9 @@ func (s *Store) TakePendingAndClaim(ctx context.Context, key, claimKey string, u
 		if live = now.Before(p.ExpiresAt); !live {
 			return nil // deleted, and nothing claimed
 		}
-		res, err := tx.StmtContext(ctx, s.stmts.claim).ExecContext(ctx, session.HashKey(claimKey), unixNano(until), unixNano(now))
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		won = n == 1
+		won, err = s.claimIn(ctx, tx, claimKey, until, now)
 		return err
-	}})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("session/sqlite: take pending and claim: %w", err)
 	}
@@ -560,18 +550,28 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 	if key == "" {
 		return errors.New("session/sqlite: claim: empty key")
 	}
-	res, err := s.exec(ctx, false, s.stmts.claim, session.HashKey(key), unixNano(until), unixNano(s.now()))
+	var won bool
+	err := s.write(ctx, false, func(ctx context.Context, tx *sql.Tx) (err error) {
+		won, err = s.claimIn(ctx, tx, key, until, s.now())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("session/sqlite: claim: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("session/sqlite: claim: %w", err)
-	}
-	if n == 0 {
+	if !won {
 		return session.ErrReplay
 	}
 	return nil
+}
+
+// claimIn runs the claim's upsert in tx (autocommit when nil) and reports whether it won.
+func (s *Store) claimIn(ctx context.Context, tx *sql.Tx, key string, until, now time.Time) (bool, error) {
+	res, err := on(ctx, tx, s.stmts.claim).ExecContext(ctx, session.HashKey(key), unixNano(until), unixNano(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // Sweep deletes every expired record, in one transaction.

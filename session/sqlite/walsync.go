@@ -36,6 +36,7 @@ type walSync struct {
 
 	mu     sync.Mutex // held through a sync; guards f, closed and failed
 	f      *os.File
+	held   os.FileInfo // f's identity, from when it was opened
 	closed bool // by Close: a write racing it must not reopen the file
 	// failed is the first sync's failure, and every later sync's answer: the commit it was
 	// for is already visible, and on Linux a failed writeback may leave its pages marked clean,
@@ -116,7 +117,7 @@ func (w *walSync) follow() error {
 		return err
 	}
 	if w.f != nil {
-		if held, err := w.f.Stat(); err == nil && os.SameFile(now, held) {
+		if os.SameFile(now, w.held) {
 			return nil
 		}
 		if err := w.closeFile(); err != nil {
@@ -130,7 +131,12 @@ func (w *walSync) follow() error {
 	if err != nil {
 		return err
 	}
-	w.f = f
+	held, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	w.f, w.held = f, held
 	return nil
 }
 
@@ -139,7 +145,7 @@ func (w *walSync) closeFile() error {
 		return nil
 	}
 	err := w.f.Close()
-	w.f = nil
+	w.f, w.held = nil, nil
 	return err
 }
 
