@@ -37,7 +37,7 @@ type walSync struct {
 	mu     sync.Mutex // held through a sync; guards f, closed and failed
 	f      *os.File
 	held   os.FileInfo // f's identity, from when it was opened
-	closed bool // by Close: a write racing it must not reopen the file
+	closed bool        // by Close: a write racing it must not reopen the file
 	// failed is the first sync's failure, and every later sync's answer: the commit it was
 	// for is already visible, and on Linux a failed writeback may leave its pages marked clean,
 	// so a later sync could succeed without them and WAL recovery, which stops at the first
