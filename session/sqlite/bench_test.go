@@ -15,14 +15,23 @@ import (
 	"github.com/eidsp/eidsp/session"
 )
 
-var benchDir = flag.String("sqlite.benchdir", "", "parent directory of BenchmarkLoginWrites' database (default: the test's temporary directory)")
+var (
+	benchDir   = flag.String("sqlite.benchdir", "", "parent directory of BenchmarkLoginWrites' database (default: the test's temporary directory)")
+	benchPar   = flag.Int("sqlite.benchpar", 8, "BenchmarkLoginWrites' goroutines per GOMAXPROCS")
+	benchDelay = flag.Duration("sqlite.commitdelay", 0, "BenchmarkLoginWrites' Options.CommitDelay (0: the default; negative: none)")
+)
 
 // BenchmarkLoginWrites makes the three writes of one artifact login, in the order the handlers
 // make them (PutPending at /login; TakePendingAndClaim with the artifact and
-// ClaimAndCreateSession with the assertion at the ACS), from 16 goroutines as the login benchmark's browsers do. It reports the process's CPU
-// per login beside the wall clock, since at FULL most of the wall clock is waiting for the disk:
+// ClaimAndCreateSession with the assertion at the ACS), from 16 goroutines (-sqlite.benchpar 8)
+// as the login benchmark's browsers do. It reports the process's CPU per login beside the wall
+// clock, since at FULL most of the wall clock is waiting for the disk:
 //
 //	go test ./session/sqlite -run '^$' -bench LoginWrites -benchtime 5000x -sqlite.benchdir /tmp
+//
+// With -sqlite.benchpar 1 (2 goroutines) the writes seldom overlap, as in a login run, where
+// each login's writes are spread over its HTTP steps: that is what the commit delay is for
+// (-sqlite.commitdelay -1 turns it off).
 func BenchmarkLoginWrites(b *testing.B) {
 	for _, sync := range []Sync{SyncFull, SyncNormal} {
 		b.Run(string(sync), func(b *testing.B) {
@@ -33,14 +42,14 @@ func BenchmarkLoginWrites(b *testing.B) {
 				dir = filepath.Join(dir, fmt.Sprintf("eidsp-bench-%d", time.Now().UnixNano()))
 				b.Cleanup(func() { _ = os.RemoveAll(dir) })
 			}
-			s, err := Open(filepath.Join(dir, "eidsp.db"), Options{Synchronous: sync})
+			s, err := Open(filepath.Join(dir, "eidsp.db"), Options{Synchronous: sync, CommitDelay: *benchDelay})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Close()
 			ctx := context.Background()
 			var n atomic.Int64
-			b.SetParallelism(8) // × GOMAXPROCS 2 = 16
+			b.SetParallelism(*benchPar) // 8 × GOMAXPROCS 2 = 16
 			cpu0 := processCPU()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {

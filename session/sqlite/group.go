@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync/atomic"
+	"time"
 )
 
 // Group commit. With synchronous=FULL a durable write waits for an fsync of the WAL, and a
@@ -13,10 +14,10 @@ import (
 // writes of this process go through one committer goroutine: it takes every write queued while
 // the previous commit was running and runs them in one transaction, then answers each: a
 // relaxed write at once, a durable one after the syncer's next fsync (walsync.go), which
-// covers every group committed before it. No write waits for company: a write that finds the
-// committer idle is committed at once, on its own, in autocommit. A write returns only after
-// the commit that holds it, and a durable one only once that commit is on stable storage: the
-// guarantee of each call is unchanged.
+// covers every group committed before it. A write that finds the committer idle may wait a
+// little for company (the commit delay, below) and, if none comes, is committed on its own, in
+// autocommit. A write returns only after the commit that holds it, and a durable one only once
+// that commit is on stable storage: the guarantee of each call is unchanged.
 //
 // A statement that fails inside a group (a constraint, an I/O error) could leave SQLite's
 // transaction rolled back underneath the others, so the group is rolled back and each of its
@@ -24,6 +25,74 @@ import (
 
 // maxGroup bounds one transaction; more writes than this wait for the next.
 const maxGroup = 64
+
+// Commit delay. Under a steady stream of logins the writes seldom overlap: a login's three are
+// spread over its HTTP steps, so the committer usually finds one write and commits it alone,
+// and a transaction of one write costs nearly what one of several does (BEGIN, the locks on
+// the WAL index, the log frames, COMMIT). So, as PostgreSQL's commit_delay does when other
+// transactions are active, the committer holding a lone write waits up to commitDelay for a
+// second one, and commits the two (with whatever queued meanwhile) together; but only while
+// waiting pays: a wait that brings no other write doubles the number of lone writes committed
+// at once before the next wait (up to 64), and a write that finds others queued, or a wait
+// that brings one, resets that. A single caller writing in sequence so pays one delay in 64
+// writes; concurrent writers share transactions. Measured in docs/BENCHMARKS.md (benchmark 1,
+// item 15): two goroutines' login writes 350 → 257 µs of CPU per login, and the wait ends
+// when the other goroutine's write arrives; waiting for a third as well (delayGroup 4) cost
+// those two goroutines the whole millisecond every time, for no gain in the login benchmark.
+const (
+	commitDelay = time.Millisecond
+	delayGroup  = 2
+	maxSkip     = 64
+)
+
+// delayer decides whether the committer waits for company (committer goroutine only).
+type delayer struct {
+	delay time.Duration // 0: never wait
+	timer *time.Timer
+	skip  int // lone writes still to commit at once
+	miss  int // waits in a row that brought nothing
+	waits int // waits made (tests read it)
+}
+
+// gather is called with batch holding one write and nothing queued behind it; it returns
+// batch with what arrived while it waited, if it did.
+func (d *delayer) gather(batch []*groupOp, ops <-chan *groupOp, quit <-chan struct{}) []*groupOp {
+	if d.delay <= 0 {
+		return batch
+	}
+	if d.skip > 0 {
+		d.skip--
+		return batch
+	}
+	if d.timer == nil {
+		d.timer = time.NewTimer(d.delay)
+	} else {
+		d.timer.Reset(d.delay)
+	}
+	defer d.timer.Stop()
+	d.waits++
+wait:
+	for len(batch) < delayGroup {
+		select {
+		case op := <-ops:
+			batch = append(batch, op)
+		case <-d.timer.C:
+			break wait
+		case <-quit:
+			break wait
+		}
+	}
+	if len(batch) > 1 {
+		d.company()
+		return batch
+	}
+	d.miss++
+	d.skip = min(1<<min(d.miss, 6), maxSkip)
+	return batch
+}
+
+// company: writes are overlapping, so waiting for them pays again.
+func (d *delayer) company() { d.skip, d.miss = 0, 0 }
 
 var errClosed = errors.New("session/sqlite: store closed")
 
@@ -48,10 +117,12 @@ type committer struct {
 	groups, grouped atomic.Int64
 	// toSync: the durable writes of the group just committed, for the syncer (committer only).
 	toSync []*groupOp
+	delay  delayer
 }
 
 func (s *Store) startCommitter() {
-	s.commit = &committer{ops: make(chan *groupOp, 4*maxGroup), quit: make(chan struct{}), done: make(chan struct{})}
+	s.commit = &committer{ops: make(chan *groupOp, 4*maxGroup), quit: make(chan struct{}), done: make(chan struct{}),
+		delay: delayer{delay: s.commitDelay}}
 	if s.wal != nil {
 		go s.wal.run()
 	}
@@ -117,6 +188,11 @@ func (s *Store) runCommitter() {
 			}
 		case op := <-c.ops:
 			batch = append(batch[:0], op)
+			if len(c.ops) == 0 {
+				batch = c.delay.gather(batch, c.ops, c.quit)
+			} else {
+				c.delay.company()
+			}
 		}
 		// writeMu first, then what queued: while another writer of this process (a sweep, an
 		// upload) holds the lock, the writes behind it gather into one group.

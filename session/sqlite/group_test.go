@@ -12,11 +12,25 @@ import (
 	"github.com/eidsp/eidsp/session"
 )
 
+// openNoDelay opens a store whose committer never waits for company (queueWrites needs one).
+func openNoDelay(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path, Options{CommitDelay: -1})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
 // queueWrites holds the store's write lock while fn starts n writes, waits until the committer
 // holds the first and the other n-1 are queued behind it, and then lets them go: they commit
-// as one group.
+// as one group. s must have no commit delay (openNoDelay): a committer waiting for company
+// would take the queued writes before the count is reached.
 func queueWrites(t *testing.T, s *Store, n int, fn func(i int) error) []error {
 	t.Helper()
+	if s.commitDelay >= 0 {
+		t.Fatal("queueWrites: the store has a commit delay")
+	}
 	s.writeMu.Lock()
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -40,7 +54,7 @@ func queueWrites(t *testing.T, s *Store, n int, fn func(i int) error) []error {
 // handle sees it), and each keeps its own outcome (a lost claim is still ErrReplay).
 func TestGroupCommit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "eidsp.db")
-	s := openTemp(t, path, nil)
+	s := openNoDelay(t, path)
 	defer s.Close()
 	ctx := context.Background()
 	until := time.Now().Add(time.Hour)
@@ -77,7 +91,7 @@ func TestGroupCommit(t *testing.T) {
 // A write that fails inside a group fails alone: the group is rolled back and its writes run
 // one by one, so the others commit.
 func TestGroupCommitFailureIsolated(t *testing.T) {
-	s := openTemp(t, filepath.Join(t.TempDir(), "eidsp.db"), nil)
+	s := openNoDelay(t, filepath.Join(t.TempDir(), "eidsp.db"))
 	defer s.Close()
 	ctx := context.Background()
 	dup := testSession(t, time.Now())
@@ -132,7 +146,7 @@ func TestGroupCommitAfterClose(t *testing.T) {
 // be stored fails alone and leaves its key unclaimed, a lost claim makes no session, and the
 // others commit both.
 func TestGroupClaimAndCreateSession(t *testing.T) {
-	s := openTemp(t, filepath.Join(t.TempDir(), "eidsp.db"), nil)
+	s := openNoDelay(t, filepath.Join(t.TempDir(), "eidsp.db"))
 	defer s.Close()
 	ctx := context.Background()
 	now := time.Now()
@@ -177,5 +191,90 @@ func TestGroupClaimAndCreateSession(t *testing.T) {
 				t.Errorf("write %d in a group: %v, session %v", i, err, gerr)
 			}
 		}
+	}
+}
+
+// A lone write waits for company: writes that arrive within the commit delay share its
+// transaction (with no delay the first would have committed alone long before the others).
+func TestCommitDelayGroupsWrites(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "eidsp.db"), Options{CommitDelay: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour)
+	errs := make([]error, delayGroup)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = s.Claim(ctx, "key-0", until) })
+	// Long enough for the first write to be committed alone if the committer did not wait
+	// (a commit takes well under a millisecond); a slower machine only groups more.
+	time.Sleep(20 * time.Millisecond)
+	for i := 1; i < delayGroup; i++ {
+		wg.Go(func() { errs[i] = s.Claim(ctx, fmt.Sprint("key-", i), until) })
+	}
+	wg.Wait() // a full group does not wait out the minute
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("claim %d: %v", i, err)
+		}
+	}
+	if g, w := s.commit.groups.Load(), s.commit.grouped.Load(); g != 1 || w != delayGroup {
+		t.Errorf("%d groups holding %d writes, want 1 holding %d", g, w, delayGroup)
+	}
+}
+
+// Waiting backs off while it brings nothing (1 wait in 2, 4, … 64 lone writes) and starts
+// again as soon as writes overlap.
+func TestCommitDelayBacksOff(t *testing.T) {
+	d := delayer{delay: time.Microsecond}
+	ops := make(chan *groupOp, 1)
+	quit := make(chan struct{})
+	lone := func() int {
+		if n := len(d.gather([]*groupOp{{}}, ops, quit)); n != 1 {
+			t.Fatalf("a lone write with nothing arriving came back as %d", n)
+		}
+		return d.waits
+	}
+	var waitedAt []int
+	for i := 1; i <= 200; i++ {
+		before := d.waits
+		if lone() > before {
+			waitedAt = append(waitedAt, i)
+		}
+	}
+	// Waits at writes 1, 4 (after 2 skipped), 9 (4), 18 (8), 35 (16), 68 (32), 133 (64), …
+	want := []int{1, 4, 9, 18, 35, 68, 133, 198}
+	if fmt.Sprint(waitedAt) != fmt.Sprint(want) {
+		t.Errorf("lone writes waited at %v, want %v", waitedAt, want)
+	}
+	// A wait that brings company resets the back-off.
+	d.skip = 0
+	ops <- &groupOp{}
+	if n := len(d.gather([]*groupOp{{}}, ops, quit)); n != 2 {
+		t.Fatalf("a write arriving during the wait: batch of %d, want 2", n)
+	}
+	if d.skip != 0 || d.miss != 0 {
+		t.Errorf("after company: skip %d, miss %d; want 0, 0", d.skip, d.miss)
+	}
+	// So does a write that found others queued (the committer calls company).
+	d.skip, d.miss = 40, 6
+	d.company()
+	before := d.waits
+	lone()
+	if d.waits != before+1 {
+		t.Error("after company the next lone write did not wait")
+	}
+	// Close ends a wait at once.
+	d = delayer{delay: time.Hour}
+	close(quit)
+	if n := len(d.gather([]*groupOp{{}}, ops, quit)); n != 1 {
+		t.Errorf("wait ended by quit: batch of %d, want 1", n)
+	}
+	// No delay, no wait.
+	d = delayer{}
+	d.gather([]*groupOp{{}}, ops, quit)
+	if d.waits != 0 {
+		t.Error("a delayer without delay waited")
 	}
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// Synchronous is SQLite's synchronous setting: SyncFull (the default) or SyncNormal. See
 	// dsn for what each guarantees.
 	Synchronous Sync
+	// CommitDelay is how long a lone write may wait for others to share its transaction
+	// (group.go). Zero means the default, 1 ms; a negative value, never.
+	CommitDelay time.Duration
 }
 
 // Sync is a value of SQLite's synchronous pragma.
@@ -88,9 +91,11 @@ type Store struct {
 	directMu sync.RWMutex
 	stmts    statements
 	// commit groups the single-statement writes into shared transactions (group.go).
-	commit    *committer
-	closeOnce sync.Once
-	closeErr  error
+	commit *committer
+	// commitDelay: Options.CommitDelay, the default filled in (negative: none).
+	commitDelay time.Duration
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // statements are the statements of every login and every request, prepared once: parsing
@@ -224,7 +229,10 @@ func Open(path string, opt Options) (*Store, error) {
 	// Keep every connection: database/sql keeps only 2 idle by default, so under load it
 	// would close and reopen connections (pragmas, WAL index mapping, statements) all the time.
 	db.SetMaxIdleConns(maxOpenConns)
-	s := &Store{db: db, now: opt.Now}
+	s := &Store{db: db, now: opt.Now, commitDelay: opt.CommitDelay}
+	if s.commitDelay == 0 {
+		s.commitDelay = commitDelay
+	}
 	if opt.Synchronous == SyncFull {
 		// SQLite keeps its log beside the file a symbolic link points to, not beside the link.
 		real, err := filepath.EvalSymlinks(abs)

@@ -31,8 +31,10 @@ import (
 // file's written data durable, whichever descriptor wrote it.
 type walSync struct {
 	path string
-	// syncFile is syncData (fdatasync on Linux); tests replace it.
-	syncFile func(*os.File) error
+	// syncFile is fdatasync on Linux, through native AIO where it can (aiosync_linux.go);
+	// tests replace it. closeSync releases what it holds.
+	syncFile  func(*os.File) error
+	closeSync func() error
 
 	mu     sync.Mutex // held through a sync; guards f, closed and failed
 	f      *os.File
@@ -51,11 +53,13 @@ type walSync struct {
 }
 
 func newWALSync(dbPath string) *walSync {
+	sync, closeSync := newSyncer()
 	return &walSync{
-		path:     dbPath + "-wal",
-		syncFile: syncData,
-		q:        make(chan []*groupOp, 4*maxGroup),
-		done:     make(chan struct{}),
+		path:      dbPath + "-wal",
+		syncFile:  sync,
+		closeSync: closeSync,
+		q:         make(chan []*groupOp, 4*maxGroup),
+		done:      make(chan struct{}),
 	}
 }
 
@@ -152,8 +156,11 @@ func (w *walSync) closeFile() error {
 func (w *walSync) close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
 	w.closed = true
-	return w.closeFile()
+	return errors.Join(w.closeFile(), w.closeSync())
 }
 
 // run is the syncer: one fsync for every group queued while the last one ran, then the answers.

@@ -83,7 +83,7 @@ func succeeds(t *testing.T, name string, ch <-chan error) {
 func TestSyncsPerWrite(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
-	s := openTemp(t, filepath.Join(t.TempDir(), "eidsp.db"), nil)
+	s := openNoDelay(t, filepath.Join(t.TempDir(), "eidsp.db"))
 	defer s.Close()
 	sess := testSession(t, now)
 	if err := s.CreateSession(ctx, sess); err != nil {
