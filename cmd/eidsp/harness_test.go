@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/eidsp/eidsp/certs"
+	"github.com/eidsp/eidsp/config"
 	"github.com/eidsp/eidsp/devidp"
+	"github.com/eidsp/eidsp/saml"
 )
 
 // The end-to-end tests run the SP and the development IdP over loopback, as `eidsp dev` does,
@@ -73,6 +75,30 @@ func devKeysInto(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// devIdPInto builds a development IdP at baseURL with the keys devKeysInto put in dir, and
+// writes its metadata to dir/devidp-metadata.xml, the file the returned path names.
+func devIdPInto(t *testing.T, dir, baseURL string) (*devidp.IdP, string) {
+	t.Helper()
+	kp, err := certs.LoadKeyPair(filepath.Join(dir, "devidp.crt"), filepath.Join(dir, "devidp.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp, err := devidp.New(devidp.Config{BaseURL: baseURL, Signer: saml.Signer{Key: kp.Key, Cert: kp.Cert},
+		InstrumentNamespace: config.DefaultInstrumentNamespace, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := idp.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metaFile := filepath.Join(dir, "devidp-metadata.xml")
+	if err := os.WriteFile(metaFile, meta, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return idp, metaFile
 }
 
 // logBuffer collects the JSON log lines of both servers; handlers write while the test reads.

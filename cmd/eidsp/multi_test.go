@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"github.com/eidsp/eidsp/internal/redistest"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -20,10 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/eidsp/eidsp/certs"
 	"github.com/eidsp/eidsp/config"
-	"github.com/eidsp/eidsp/devidp"
-	"github.com/eidsp/eidsp/saml"
 )
 
 // The multi-instance test runs two eidsp processes (the test binary re-executed as eidsp, see
@@ -142,26 +137,10 @@ func TestMultiInstanceOnRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idpKP, err := certs.LoadKeyPair(filepath.Join(dir, "devidp.crt"), filepath.Join(dir, "devidp.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idp, err := devidp.New(devidp.Config{BaseURL: baseURL(idpLn), Signer: saml.Signer{Key: idpKP.Key, Cert: idpKP.Cert},
-		InstrumentNamespace: config.DefaultInstrumentNamespace, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	idp, metaFile := devIdPInto(t, dir, baseURL(idpLn))
 	idpSrv := &http.Server{Handler: idp.Handler()}
 	go idpSrv.Serve(idpLn)
 	t.Cleanup(func() { idpSrv.Close() })
-	meta, err := idp.Metadata()
-	if err != nil {
-		t.Fatal(err)
-	}
-	metaFile := filepath.Join(dir, "devidp-metadata.xml")
-	if err := os.WriteFile(metaFile, meta, 0o600); err != nil {
-		t.Fatal(err)
-	}
 
 	// One configuration for both instances: same base URL, keys and Redis.
 	cfg := config.Dev(dir, "", base, metaFile)

@@ -85,13 +85,15 @@ func metricsOnly(m http.Handler) http.Handler {
 // down gracefully: in-flight logins get up to 20 s to finish. metricsLn, when not nil, serves
 // GET /metrics alone (metrics_listen).
 func serveUntilDone(ctx context.Context, log *slog.Logger, a *app, ln, metricsLn net.Listener) error {
+	if metricsLn != nil && a.server.Metrics == nil {
+		// Both listeners are the caller's to give up: neither is served.
+		ln.Close()
+		metricsLn.Close()
+		return errors.New("metrics_listen is set but the server has no metrics")
+	}
 	srv := newHTTPServer(a.server.Echo())
 	var metricsSrv *http.Server
 	if metricsLn != nil {
-		if a.server.Metrics == nil {
-			metricsLn.Close()
-			return errors.New("metrics_listen is set but the server has no metrics")
-		}
 		metricsSrv = newHTTPServer(metricsOnly(a.server.Metrics.Handler()))
 		go func() {
 			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {

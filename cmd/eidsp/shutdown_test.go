@@ -9,17 +9,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/eidsp/eidsp/certs"
 	"github.com/eidsp/eidsp/config"
-	"github.com/eidsp/eidsp/devidp"
-	"github.com/eidsp/eidsp/saml"
+	"github.com/eidsp/eidsp/handlers"
 )
 
 // TestShutdownFinishesInFlightLogin: SIGTERM (the serve context ending) while the SP waits for
@@ -189,23 +186,7 @@ func TestShutdownFinishesInFlightLogin(t *testing.T) {
 func TestServeMetricsListener(t *testing.T) {
 	dir := t.TempDir()
 	devKeysInto(t, dir)
-	metaFile := filepath.Join(dir, "devidp-metadata.xml")
-	idpKP, err := certs.LoadKeyPair(filepath.Join(dir, "devidp.crt"), filepath.Join(dir, "devidp.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idp, err := devidp.New(devidp.Config{BaseURL: "http://127.0.0.1:1", Signer: saml.Signer{Key: idpKP.Key, Cert: idpKP.Cert},
-		InstrumentNamespace: config.DefaultInstrumentNamespace, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, err := idp.Metadata()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(metaFile, meta, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	_, metaFile := devIdPInto(t, dir, "http://127.0.0.1:1")
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	cfg := config.Dev(dir, "", "http://"+addr, metaFile)
 	cfg.MetricsListen = metricsAddr
@@ -244,6 +225,30 @@ func TestServeMetricsListener(t *testing.T) {
 		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
 			c.Close()
 			t.Errorf("%s still accepts after shutdown", a)
+		}
+	}
+}
+
+// metrics_listen without metrics is refused before anything is served, and both listeners
+// are closed, not left open until the process exits.
+func TestServeMetricsListenerWithoutMetrics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	err = serveUntilDone(context.Background(), log, &app{server: &handlers.Server{}}, ln, metricsLn)
+	if err == nil || !strings.Contains(err.Error(), "no metrics") {
+		t.Errorf("serveUntilDone with metrics_listen and no metrics: %v", err)
+	}
+	for _, l := range []net.Listener{ln, metricsLn} {
+		if c, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts", l.Addr())
 		}
 	}
 }
