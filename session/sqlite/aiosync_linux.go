@@ -63,7 +63,8 @@ type aioSync struct {
 	evfd int      // its descriptor (ev.Fd() is not called: on some files it makes them blocking)
 
 	mu       sync.Mutex
-	fallback bool // the kernel refused IOCB_CMD_FDSYNC: fdatasync(2) from now on
+	seq      uint64 // the submission's number, echoed in its completion
+	fallback bool   // the kernel refused IOCB_CMD_FDSYNC, or a wait failed: fdatasync(2) from now on
 }
 
 // newAIOSync sets up an AIO context and its eventfd, or fails where the system has no
@@ -101,29 +102,38 @@ func (a *aioSync) sync(f *os.File) error {
 	if err != nil {
 		return err
 	}
+	a.seq++
 	var submitErr error
 	if err := rc.Control(func(fd uintptr) { submitErr = a.submit(int(fd)) }); err != nil {
 		return err
 	}
 	switch {
-	case errors.Is(submitErr, syscall.EINVAL):
-		// No IOCB_CMD_FDSYNC before Linux 4.18, nor for a file system without fsync.
-		a.fallback = true
+	case errors.Is(submitErr, syscall.EAGAIN):
+		// The kernel is short of AIO resources right now: this one the plain way.
 		return syncData(f)
 	case submitErr != nil:
-		return fmt.Errorf("io_submit: %w", submitErr)
+		// No IOCB_CMD_FDSYNC before Linux 4.18 (EINVAL), a file system without fsync, an
+		// eventfd gone bad: fdatasync(2) from now on, and its answer is this sync's.
+		a.fallback = true
+		return syncData(f)
 	}
-	return a.wait()
+	if err := a.wait(); err != nil {
+		// Whether that sync was made is unknown (the caller reports the failure), and a
+		// completion left behind must not answer a later one.
+		a.fallback = true
+		return err
+	}
+	return nil
 }
 
 func (a *aioSync) submit(fd int) error {
-	cb := &iocb{opcode: iocbCmdFdsync, fildes: uint32(fd), flags: iocbFlagResfd, resfd: uint32(a.evfd)}
+	cb := &iocb{data: a.seq, opcode: iocbCmdFdsync, fildes: uint32(fd), flags: iocbFlagResfd, resfd: uint32(a.evfd)}
 	cbs := [1]*iocb{cb}
 	for {
 		n, _, errno := unix.Syscall(unix.SYS_IO_SUBMIT, uintptr(a.ctx), 1, uintptr(unsafe.Pointer(&cbs[0])))
 		runtime.KeepAlive(cb)
 		switch {
-		case errno == syscall.EINTR || errno == syscall.EAGAIN:
+		case errno == syscall.EINTR:
 			continue
 		case errno != 0:
 			return errno
@@ -155,6 +165,9 @@ func (a *aioSync) wait() error {
 			return errors.New("io_getevents: the eventfd fired without a completion")
 		}
 		break
+	}
+	if ev.data != a.seq {
+		return fmt.Errorf("aio: completion %d for submission %d", ev.data, a.seq)
 	}
 	if ev.res < 0 {
 		return syscall.Errno(-ev.res)

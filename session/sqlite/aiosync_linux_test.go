@@ -89,3 +89,38 @@ func TestAIOSyncClosedFile(t *testing.T) {
 		t.Error("sync of a closed file: no error")
 	}
 }
+
+// A completion that is not the one waited for (left behind by a failed wait) is an error, and
+// a submission refused for any reason leaves the syncer with fdatasync(2).
+func TestAIOSyncStaleCompletion(t *testing.T) {
+	a := newTestAIO(t)
+	f, err := os.Create(filepath.Join(t.TempDir(), "wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a.seq = 7
+	if err := a.submit(int(f.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	a.seq = 8 // as if submission 7's wait had failed and 8 were now waiting
+	if err := a.wait(); err == nil {
+		t.Fatal("completion of submission 7 answered submission 8")
+	}
+	// The path through sync: a wait that fails turns the fallback on.
+	b, err := newAIOSync()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close() // its eventfd is closed below: the error is expected
+	b.ev.Close()    // the eventfd is gone: the submission is refused (EBADF)
+	if err := b.sync(f); err != nil {
+		t.Errorf("sync with a broken eventfd: %v, want fdatasync(2)'s answer, nil", err)
+	}
+	if !b.fallback {
+		t.Error("no fallback after a refused submission")
+	}
+	if err := b.sync(f); err != nil {
+		t.Errorf("sync through the fallback: %v", err)
+	}
+}
