@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sync"
 	"syscall"
 	"unsafe"
 
@@ -17,8 +16,8 @@ import (
 // A goroutine in a blocking system call keeps its P (the right to run Go code) until the
 // runtime's monitor notices and hands the P to another thread, which takes from 20 µs to
 // 10 ms; with GOMAXPROCS 2 every fsync of the syncer so took up to half of the process's CPU
-// for its length. Measured in the login benchmark on a virtual disk: the process was busy 93 %
-// of the wall clock, against 98 % on tmpfs and 97 % with a third P (docs/BENCHMARKS.md,
+// for its length. Measured in the login benchmark on a virtual disk: the process was busy 90–94
+// % of the wall clock, against 98 % on tmpfs and 97 % with a third P (docs/BENCHMARKS.md,
 // benchmark 1, item 14). Linux's native AIO runs an fdatasync in a kernel worker
 // (IOCB_CMD_FDSYNC, since Linux 4.18) and signals an eventfd when it is done; Go's poller waits
 // for the eventfd, as for a socket, with no P held. The sync is the kernel's own vfs_fsync with
@@ -56,15 +55,15 @@ type ioEvent struct {
 	res2 int64
 }
 
-// aioSync submits fdatasyncs one at a time (the caller serializes them: walSync.mu).
+// aioSync submits fdatasyncs one at a time. It is not safe for concurrent use: its one user,
+// walSync, holds walSync.mu through every sync and through close.
 type aioSync struct {
 	ctx  uint64   // aio_context_t
 	ev   *os.File // the eventfd, non-blocking, in Go's poller
 	evfd int      // its descriptor (ev.Fd() is not called: on some files it makes them blocking)
 
-	mu       sync.Mutex
 	seq      uint64 // the submission's number, echoed in its completion
-	fallback bool   // the kernel refused IOCB_CMD_FDSYNC, or a wait failed: fdatasync(2) from now on
+	fallback bool   // a submission was refused or a wait failed: fdatasync(2) from now on
 }
 
 // newAIOSync sets up an AIO context and its eventfd, or fails where the system has no
@@ -93,8 +92,6 @@ func littleEndian() bool {
 
 // sync makes f's written data durable, as fdatasync(2).
 func (a *aioSync) sync(f *os.File) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.fallback {
 		return syncData(f)
 	}

@@ -47,17 +47,22 @@ const (
 
 // delayer decides whether the committer waits for company (committer goroutine only).
 type delayer struct {
-	delay time.Duration // 0: never wait
-	timer *time.Timer
-	skip  int // lone writes still to commit at once
-	miss  int // waits in a row that brought nothing
-	waits int // waits made (tests read it)
+	delay   time.Duration // ≤ 0: never wait
+	timer   *time.Timer
+	skip    int // lone writes still to commit at once
+	backoff int // the skip the last wait that brought nothing set (0: none since company)
+	waits   int // waits made (tests read it)
 }
 
-// gather is called with batch holding one write and nothing queued behind it; it returns
-// batch with what arrived while it waited, if it did.
+// gather is called with batch holding the write the committer just took. If others are
+// queued behind it, writes overlap and it returns at once (the committer takes them next);
+// otherwise it may wait for one, and returns batch with what arrived meanwhile.
 func (d *delayer) gather(batch []*groupOp, ops <-chan *groupOp, quit <-chan struct{}) []*groupOp {
 	if d.delay <= 0 {
+		return batch
+	}
+	if len(ops) > 0 {
+		d.company()
 		return batch
 	}
 	if d.skip > 0 {
@@ -86,13 +91,13 @@ wait:
 		d.company()
 		return batch
 	}
-	d.miss++
-	d.skip = min(1<<min(d.miss, 6), maxSkip)
+	d.backoff = min(max(2*d.backoff, 2), maxSkip)
+	d.skip = d.backoff
 	return batch
 }
 
 // company: writes are overlapping, so waiting for them pays again.
-func (d *delayer) company() { d.skip, d.miss = 0, 0 }
+func (d *delayer) company() { d.skip, d.backoff = 0, 0 }
 
 var errClosed = errors.New("session/sqlite: store closed")
 
@@ -120,9 +125,14 @@ type committer struct {
 	delay  delayer
 }
 
-func (s *Store) startCommitter() {
+// startCommitter starts the committer; delay is Options.CommitDelay (0: commitDelay; negative:
+// never wait).
+func (s *Store) startCommitter(delay time.Duration) {
+	if delay == 0 {
+		delay = commitDelay
+	}
 	s.commit = &committer{ops: make(chan *groupOp, 4*maxGroup), quit: make(chan struct{}), done: make(chan struct{}),
-		delay: delayer{delay: s.commitDelay}}
+		delay: delayer{delay: delay}}
 	if s.wal != nil {
 		go s.wal.run()
 	}
@@ -187,12 +197,7 @@ func (s *Store) runCommitter() {
 				}
 			}
 		case op := <-c.ops:
-			batch = append(batch[:0], op)
-			if len(c.ops) == 0 {
-				batch = c.delay.gather(batch, c.ops, c.quit)
-			} else {
-				c.delay.company()
-			}
+			batch = c.delay.gather(append(batch[:0], op), c.ops, c.quit)
 		}
 		// writeMu first, then what queued: while another writer of this process (a sweep, an
 		// upload) holds the lock, the writes behind it gather into one group.

@@ -28,7 +28,7 @@ func openNoDelay(t *testing.T, path string) *Store {
 // would take the queued writes before the count is reached.
 func queueWrites(t *testing.T, s *Store, n int, fn func(i int) error) []error {
 	t.Helper()
-	if s.commitDelay >= 0 {
+	if s.commit.delay.delay > 0 {
 		t.Fatal("queueWrites: the store has a commit delay")
 	}
 	s.writeMu.Lock()
@@ -248,19 +248,26 @@ func TestCommitDelayBacksOff(t *testing.T) {
 	if fmt.Sprint(waitedAt) != fmt.Sprint(want) {
 		t.Errorf("lone writes waited at %v, want %v", waitedAt, want)
 	}
-	// A wait that brings company resets the back-off.
-	d.skip = 0
-	ops <- &groupOp{}
-	if n := len(d.gather([]*groupOp{{}}, ops, quit)); n != 2 {
+	// A wait that brings company resets the back-off. The sender blocks on an unbuffered
+	// channel, so the write is not queued when gather looks but comes while it waits (and the
+	// delay is long, so that the timer cannot win the select).
+	d.skip, d.delay = 0, time.Hour
+	arriving := make(chan *groupOp)
+	go func() { arriving <- &groupOp{} }()
+	if n := len(d.gather([]*groupOp{{}}, arriving, quit)); n != 2 {
 		t.Fatalf("a write arriving during the wait: batch of %d, want 2", n)
 	}
-	if d.skip != 0 || d.miss != 0 {
-		t.Errorf("after company: skip %d, miss %d; want 0, 0", d.skip, d.miss)
+	if d.skip != 0 || d.backoff != 0 {
+		t.Errorf("after company: skip %d, backoff %d; want 0, 0", d.skip, d.backoff)
 	}
-	// So does a write that found others queued (the committer calls company).
-	d.skip, d.miss = 40, 6
-	d.company()
+	// So does a write that finds others queued: no wait for it, and the next lone write waits.
+	d.skip, d.backoff, d.delay = 40, 64, time.Microsecond
+	ops <- &groupOp{}
 	before := d.waits
+	if n := len(d.gather([]*groupOp{{}}, ops, quit)); n != 1 || d.waits != before {
+		t.Errorf("a write with another queued: batch of %d, %d waits; want 1 and no wait", n, d.waits-before)
+	}
+	<-ops
 	lone()
 	if d.waits != before+1 {
 		t.Error("after company the next lone write did not wait")

@@ -91,11 +91,9 @@ type Store struct {
 	directMu sync.RWMutex
 	stmts    statements
 	// commit groups the single-statement writes into shared transactions (group.go).
-	commit *committer
-	// commitDelay: Options.CommitDelay, the default filled in (negative: none).
-	commitDelay time.Duration
-	closeOnce   sync.Once
-	closeErr    error
+	commit    *committer
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // statements are the statements of every login and every request, prepared once: parsing
@@ -229,10 +227,7 @@ func Open(path string, opt Options) (*Store, error) {
 	// Keep every connection: database/sql keeps only 2 idle by default, so under load it
 	// would close and reopen connections (pragmas, WAL index mapping, statements) all the time.
 	db.SetMaxIdleConns(maxOpenConns)
-	s := &Store{db: db, now: opt.Now, commitDelay: opt.CommitDelay}
-	if s.commitDelay == 0 {
-		s.commitDelay = commitDelay
-	}
+	s := &Store{db: db, now: opt.Now}
 	if opt.Synchronous == SyncFull {
 		// SQLite keeps its log beside the file a symbolic link points to, not beside the link.
 		real, err := filepath.EvalSymlinks(abs)
@@ -262,7 +257,7 @@ func Open(path string, opt Options) (*Store, error) {
 		s.closeHandles()
 		return nil, err
 	}
-	s.startCommitter()
+	s.startCommitter(opt.CommitDelay)
 	return s, nil
 }
 
