@@ -568,6 +568,12 @@ func (p *xmlParser) bang(doc *etree.Element) error {
 		if len(p.open) == 0 {
 			return syntaxErr("text outside the root element")
 		}
+		if end == 0 {
+			// Well-formed XML, but the old path refused it (the validator's second reading
+			// of an empty token ends in EOF), and this parser refuses all the old path did.
+			// It carries nothing, and no IdP sends it.
+			return syntaxErr("empty CDATA section")
+		}
 		t, err := p.decode(body[:end], true)
 		if err != nil {
 			return err

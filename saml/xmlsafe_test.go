@@ -43,6 +43,8 @@ var xmlSafeCases = []xmlCase{
 	{"ok/elements-at-limit", many(500), ""},
 	{"ok/whitespace-around-root", "\n  <r/>\n\n", ""},
 	{"ok/comment-mentioning-doctype", `<r><!-- <!DOCTYPE r> --></r>`, ""},
+	{"fail/empty-cdata", `<r><![CDATA[]]></r>`, ReasonMalformed},
+	{"fail/empty-cdata-between-text", `<r>a<![CDATA[]]>b</r>`, ReasonMalformed},
 	{"ok/cdata-mentioning-entity", `<r><![CDATA[<!ENTITY x "y">]]></r>`, ""},
 
 	{"fail/billion-laughs", `<?xml version="1.0"?>
