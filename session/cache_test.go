@@ -42,8 +42,8 @@ type countingStore struct {
 }
 
 func (c *countingStore) GetSession(ctx context.Context, id string) (*session.Session, error) {
-	c.reads.Add(1)
 	s, err := c.Store.GetSession(ctx, id)
+	c.reads.Add(1) // after the read: a test that waits for the count knows the read is done
 	if c.hold != nil {
 		<-c.hold
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -101,11 +102,12 @@ func (d *delayer) company() { d.skip, d.backoff = 0, 0 }
 
 var errClosed = errors.New("session/sqlite: store closed")
 
-// groupOp is one write. run executes it with tx, or in autocommit when tx is nil; it may run
-// twice (after a failed group) and must set its outputs afresh each time. A relaxed write (a pending login's, TouchSession) needs no fsync
+// groupOp is one write. run executes its statements (Store.w) on the committer's connection,
+// inside the group's transaction or in autocommit; it may run twice (after a failed group) and
+// must set its outputs afresh each time. A relaxed write (a pending login's, TouchSession) needs no fsync
 // of its own (see Store.wal): it is answered when its group commits.
 type groupOp struct {
-	run     func(ctx context.Context, tx *sql.Tx) error
+	run     func(ctx context.Context) error
 	relaxed bool
 	// ownTx: run makes more than one statement, so on its own it still runs in a transaction
 	// (all of it or nothing), never in autocommit.
@@ -114,6 +116,8 @@ type groupOp struct {
 }
 
 type committer struct {
+	// conn is the committer's own connection, which Store.w is prepared on.
+	conn *sql.Conn
 	ops  chan *groupOp
 	quit chan struct{}
 	done chan struct{}
@@ -125,28 +129,38 @@ type committer struct {
 	delay  delayer
 }
 
-// startCommitter starts the committer; delay is Options.CommitDelay (0: commitDelay; negative:
-// never wait).
-func (s *Store) startCommitter(delay time.Duration) {
+// startCommitter takes a connection of the pool for the committer, prepares its statements
+// there and starts it; delay is Options.CommitDelay (0: commitDelay; negative: never wait).
+func (s *Store) startCommitter(ctx context.Context, delay time.Duration) error {
 	if delay == 0 {
 		delay = commitDelay
 	}
-	s.commit = &committer{ops: make(chan *groupOp, 4*maxGroup), quit: make(chan struct{}), done: make(chan struct{}),
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("session/sqlite: writer connection: %w", err)
+	}
+	if err := prepareWrites(ctx, conn, &s.w); err != nil {
+		s.w.close() // those prepared before the failure
+		conn.Close()
+		return err
+	}
+	s.commit = &committer{conn: conn, ops: make(chan *groupOp, 4*maxGroup), quit: make(chan struct{}), done: make(chan struct{}),
 		delay: delayer{delay: delay}}
 	if s.wal != nil {
 		go s.wal.run()
 	}
 	go s.runCommitter()
+	return nil
 }
 
 // write submits run and waits for its commit. A ctx that has already ended fails it before
 // anything is done; once submitted, the write is carried out whatever happens to ctx.
-func (s *Store) write(ctx context.Context, relaxed bool, run func(ctx context.Context, tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, relaxed bool, run func(ctx context.Context) error) error {
 	return s.submit(ctx, &groupOp{run: run, relaxed: relaxed})
 }
 
 // writeTx is write for a run of several statements: alone or in a group, all or nothing.
-func (s *Store) writeTx(ctx context.Context, relaxed bool, run func(ctx context.Context, tx *sql.Tx) error) error {
+func (s *Store) writeTx(ctx context.Context, relaxed bool, run func(ctx context.Context) error) error {
 	return s.submit(ctx, &groupOp{run: run, relaxed: relaxed, ownTx: true})
 }
 
@@ -182,6 +196,8 @@ func (s *Store) runCommitter() {
 			close(s.wal.q)
 			<-s.wal.done
 		}
+		s.w.close()
+		c.conn.Close()
 		close(c.done)
 	}()
 	batch := make([]*groupOp, 0, maxGroup)
@@ -264,7 +280,7 @@ func (s *Store) runGroup(batch []*groupOp) {
 // for one.
 func (s *Store) runAlone(ctx context.Context, op *groupOp) error {
 	if !op.ownTx {
-		return op.run(ctx, nil)
+		return op.run(ctx)
 	}
 	_, err := s.runInOne(ctx, []*groupOp{op})
 	return err
@@ -273,26 +289,30 @@ func (s *Store) runAlone(ctx context.Context, op *groupOp) error {
 // runInOne runs every write of batch in one transaction and commits it; any error rolls the
 // whole transaction back. opFailed tells a write's error from BEGIN's or COMMIT's.
 func (s *Store) runInOne(ctx context.Context, batch []*groupOp) (opFailed bool, err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
+	if _, err := s.w.begin.ExecContext(ctx); err != nil {
+		// A transaction left open (a ROLLBACK that failed) would refuse every BEGIN after it:
+		// end it, and the next group starts clean.
+		s.rollback(ctx)
 		return false, err
 	}
 	for _, op := range batch {
-		if err := op.run(ctx, tx); err != nil {
-			tx.Rollback()
+		if err := op.run(ctx); err != nil {
+			s.rollback(ctx)
 			return true, err
 		}
 	}
-	return false, tx.Commit()
+	if _, err := s.w.commit.ExecContext(ctx); err != nil {
+		// A COMMIT that fails (SQLITE_BUSY past busy_timeout, an I/O error) can leave the
+		// transaction open; SQLite has rolled back some failures itself.
+		s.rollback(ctx)
+		return false, err
+	}
+	return false, nil
 }
 
-// on is st inside tx, or st itself (autocommit) when tx is nil.
-func on(ctx context.Context, tx *sql.Tx, st *sql.Stmt) *sql.Stmt {
-	if tx == nil {
-		return st
-	}
-	return tx.StmtContext(ctx, st)
-}
+// rollback ends the committer's transaction, if one is open: ROLLBACK without one fails
+// harmlessly ("no transaction is active"), so its error says nothing.
+func (s *Store) rollback(ctx context.Context) { _, _ = s.w.rollback.ExecContext(ctx) }
 
 // GroupStats reports the transactions of more than one write the committer made and the writes
 // they held, since Open.

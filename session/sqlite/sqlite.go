@@ -90,6 +90,9 @@ type Store struct {
 	// exclusively by Close before it closes the handles.
 	directMu sync.RWMutex
 	stmts    statements
+	// w: the committer's statements, on its connection (committer.conn); only the committer
+	// runs them.
+	w writeStatements
 	// commit groups the single-statement writes into shared transactions (group.go).
 	commit    *committer
 	closeOnce sync.Once
@@ -97,51 +100,88 @@ type Store struct {
 }
 
 // statements are the statements of every login and every request, prepared once: parsing
-// and planning them cost more than running them. *sql.Stmt prepares each on a pooled
+// and planning them cost more than running them. The reads (and the audit trail's writes,
+// which take the direct path) are prepared on the pool: *sql.Stmt prepares each on a pooled
 // connection the first time it runs there and keeps it.
 type statements struct {
-	createSession, getSession, touchSession, deleteSession *sql.Stmt
-	putPending, takePending, claim                         *sql.Stmt
-	insertAudit, trimAudit                                 *sql.Stmt
+	getSession             *sql.Stmt
+	insertAudit, trimAudit *sql.Stmt
 }
 
-// prepare prepares the statements.
+// writeStatements are the committer's, prepared on its own connection (committer.conn): its
+// transaction's BEGIN, COMMIT and ROLLBACK as well. database/sql's Tx would prepare BEGIN and
+// COMMIT again for each transaction (the driver does not keep them) and take a pooled
+// connection each time; with one writer there is nothing to choose.
+type writeStatements struct {
+	begin, commit, rollback                    *sql.Stmt
+	createSession, touchSession, deleteSession *sql.Stmt
+	putPending, takePending, claim             *sql.Stmt
+}
+
+// prepare prepares the statements of the pool.
 func (s *Store) prepare(ctx context.Context) error {
-	for _, p := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
-		{&s.stmts.createSession, `
-			INSERT INTO sessions (id_hash, identity, idp, name_id, name_id_format, session_index,
-			                      profile, created_at, last_seen, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	return prepareAll(ctx, s.db.PrepareContext, []preparing{
 		{&s.stmts.getSession, `
 			SELECT identity, name_id, name_id_format, profile, created_at, last_seen, expires_at
 			FROM sessions WHERE id_hash = ? AND expires_at > ?`},
-		{&s.stmts.touchSession, `
-			UPDATE sessions SET last_seen = max(last_seen, ?)
-			WHERE id_hash = ? AND expires_at > ?`},
-		{&s.stmts.deleteSession, `DELETE FROM sessions WHERE id_hash = ?`},
-		{&s.stmts.putPending, `
-			INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
-			                            locale, min_level, force_authn, purpose, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.stmts.takePending, `
-			DELETE FROM pending_logins WHERE key_hash = ?
-			RETURNING request_id, idp, profile, return_to, browser_binding, locale, min_level,
-			          force_authn, purpose, created_at, expires_at`},
-		{&s.stmts.claim, `
-			INSERT INTO replay_cache (key_hash, expires_at) VALUES (?, ?)
-			ON CONFLICT (key_hash) DO UPDATE SET expires_at = excluded.expires_at
-			WHERE replay_cache.expires_at <= ?`},
 		{&s.stmts.insertAudit, `INSERT INTO audit_events (time, event) VALUES (?, ?)`},
 		// The subquery names the oldest id to keep; with fewer rows than that it is NULL and
 		// the comparison deletes nothing.
 		{&s.stmts.trimAudit, `
 			DELETE FROM audit_events
 			WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)`},
-	} {
-		st, err := s.db.PrepareContext(ctx, p.sql)
+	})
+}
+
+// close finalizes the statements (the committer, as it ends): SQLite keeps a connection open
+// while a statement of it is not finalized.
+func (w *writeStatements) close() {
+	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.createSession, w.touchSession,
+		w.deleteSession, w.putPending, w.takePending, w.claim} {
+		if st != nil { // not prepared (a failed Open)
+			st.Close()
+		}
+	}
+}
+
+// prepareWrites prepares the committer's statements on conn.
+func prepareWrites(ctx context.Context, conn *sql.Conn, w *writeStatements) error {
+	return prepareAll(ctx, conn.PrepareContext, []preparing{
+		// IMMEDIATE: the write lock at BEGIN, as _txlock=immediate gives the pool's.
+		{&w.begin, `BEGIN IMMEDIATE`},
+		{&w.commit, `COMMIT`},
+		{&w.rollback, `ROLLBACK`},
+		{&w.createSession, `
+			INSERT INTO sessions (id_hash, identity, idp, name_id, name_id_format, session_index,
+			                      profile, created_at, last_seen, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.touchSession, `
+			UPDATE sessions SET last_seen = max(last_seen, ?)
+			WHERE id_hash = ? AND expires_at > ?`},
+		{&w.deleteSession, `DELETE FROM sessions WHERE id_hash = ?`},
+		{&w.putPending, `
+			INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
+			                            locale, min_level, force_authn, purpose, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.takePending, `
+			DELETE FROM pending_logins WHERE key_hash = ?
+			RETURNING request_id, idp, profile, return_to, browser_binding, locale, min_level,
+			          force_authn, purpose, created_at, expires_at`},
+		{&w.claim, `
+			INSERT INTO replay_cache (key_hash, expires_at) VALUES (?, ?)
+			ON CONFLICT (key_hash) DO UPDATE SET expires_at = excluded.expires_at
+			WHERE replay_cache.expires_at <= ?`},
+	})
+}
+
+type preparing struct {
+	dst **sql.Stmt
+	sql string
+}
+
+func prepareAll(ctx context.Context, prep func(context.Context, string) (*sql.Stmt, error), list []preparing) error {
+	for _, p := range list {
+		st, err := prep(ctx, p.sql)
 		if err != nil {
 			return fmt.Errorf("session/sqlite: prepare: %w", err)
 		}
@@ -154,8 +194,8 @@ func (s *Store) prepare(ctx context.Context) error {
 // is committed (and, unless relaxed, durable).
 func (s *Store) exec(ctx context.Context, relaxed bool, st *sql.Stmt, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := s.write(ctx, relaxed, func(ctx context.Context, tx *sql.Tx) (err error) {
-		res, err = on(ctx, tx, st).ExecContext(ctx, args...)
+	err := s.write(ctx, relaxed, func(ctx context.Context) (err error) {
+		res, err = st.ExecContext(ctx, args...)
 		return err
 	})
 	return res, err
@@ -257,7 +297,10 @@ func Open(path string, opt Options) (*Store, error) {
 		s.closeHandles()
 		return nil, err
 	}
-	s.startCommitter(opt.CommitDelay)
+	if err := s.startCommitter(context.Background(), opt.CommitDelay); err != nil {
+		s.closeHandles()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -330,7 +373,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *session.Session) error 
 	if err != nil {
 		return fmt.Errorf("session/sqlite: create session: %w", err)
 	}
-	if _, err = s.exec(ctx, false, s.stmts.createSession, args...); err != nil {
+	if _, err = s.exec(ctx, false, s.w.createSession, args...); err != nil {
 		return fmt.Errorf("session/sqlite: create session: %w", err)
 	}
 	return nil
@@ -362,12 +405,12 @@ func (s *Store) ClaimAndCreateSession(ctx context.Context, key string, until tim
 		return fmt.Errorf("session/sqlite: claim and create session: %w", err)
 	}
 	claimed := false
-	err = s.writeTx(ctx, false, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err = s.writeTx(ctx, false, func(ctx context.Context) (err error) {
 		// a second run (after a failed group) starts over
-		if claimed, err = s.claimIn(ctx, tx, key, until, s.now()); err != nil || !claimed {
+		if claimed, err = s.claimIn(ctx, key, until, s.now()); err != nil || !claimed {
 			return err // lost the claim: nothing written, the session is not made
 		}
-		_, err = tx.StmtContext(ctx, s.stmts.createSession).ExecContext(ctx, args...)
+		_, err = s.w.createSession.ExecContext(ctx, args...)
 		return err
 	})
 	if err != nil {
@@ -417,7 +460,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (*session.Session, er
 // lost to a power cut makes the session look idle since its previous touch, so it ends sooner,
 // never later.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
-	res, err := s.exec(ctx, true, s.stmts.touchSession, unixNano(lastSeen), session.HashKey(id), unixNano(s.now()))
+	res, err := s.exec(ctx, true, s.w.touchSession, unixNano(lastSeen), session.HashKey(id), unixNano(s.now()))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: touch session: %w", err)
 	}
@@ -426,7 +469,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time)
 
 // DeleteSession removes a session if it exists.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if _, err := s.exec(ctx, false, s.stmts.deleteSession, session.HashKey(id)); err != nil {
+	if _, err := s.exec(ctx, false, s.w.deleteSession, session.HashKey(id)); err != nil {
 		return fmt.Errorf("session/sqlite: delete session: %w", err)
 	}
 	return nil
@@ -460,7 +503,7 @@ func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
 	if err := p.Prepare(s.now()); err != nil {
 		return fmt.Errorf("session/sqlite: put pending: %w", err)
 	}
-	_, err := s.exec(ctx, true, s.stmts.putPending, session.HashKey(p.Key), p.RequestID, p.IdP, p.Profile, p.ReturnTo, p.BrowserBinding,
+	_, err := s.exec(ctx, true, s.w.putPending, session.HashKey(p.Key), p.RequestID, p.IdP, p.Profile, p.ReturnTo, p.BrowserBinding,
 		p.Locale, p.MinLevel, p.ForceAuthn, p.Purpose, unixNano(p.CreatedAt), unixNano(p.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("session/sqlite: put pending: %w", err)
@@ -474,8 +517,8 @@ func (s *Store) PutPending(ctx context.Context, p *session.PendingLogin) error {
 // their end so that a failure of the statement is reported, never a login handed out.
 func (s *Store) TakePending(ctx context.Context, key string) (*session.PendingLogin, error) {
 	var p *session.PendingLogin
-	err := s.write(ctx, true, func(ctx context.Context, tx *sql.Tx) (err error) {
-		p, err = s.takePending(ctx, tx, key) // a second run (after a failed group) starts over
+	err := s.write(ctx, true, func(ctx context.Context) (err error) {
+		p, err = s.takePending(ctx, key) // a second run (after a failed group) starts over
 		return err
 	})
 	if err != nil {
@@ -497,17 +540,17 @@ func (s *Store) TakePendingAndClaim(ctx context.Context, key, claimKey string, u
 		p         *session.PendingLogin
 		live, won bool
 	)
-	err := s.writeTx(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writeTx(ctx, true, func(ctx context.Context) error {
 		live, won = false, false // a second run (after a failed group) starts over
 		var err error
-		if p, err = s.takePending(ctx, tx, key); err != nil || p == nil {
+		if p, err = s.takePending(ctx, key); err != nil || p == nil {
 			return err
 		}
 		now := s.now()
 		if live = now.Before(p.ExpiresAt); !live {
 			return nil // deleted, and nothing claimed
 		}
-		won, err = s.claimIn(ctx, tx, claimKey, until, now)
+		won, err = s.claimIn(ctx, claimKey, until, now)
 		return err
 	})
 	if err != nil {
@@ -522,9 +565,9 @@ func (s *Store) TakePendingAndClaim(ctx context.Context, key, claimKey string, u
 	return p, nil
 }
 
-// takePending runs the DELETE ... RETURNING in tx (autocommit when nil): the row, or nil.
-func (s *Store) takePending(ctx context.Context, tx *sql.Tx, key string) (*session.PendingLogin, error) {
-	rows, err := on(ctx, tx, s.stmts.takePending).QueryContext(ctx, session.HashKey(key))
+// takePending runs the DELETE ... RETURNING (committer only): the row, or nil.
+func (s *Store) takePending(ctx context.Context, key string) (*session.PendingLogin, error) {
+	rows, err := s.w.takePending.QueryContext(ctx, session.HashKey(key))
 	if err != nil {
 		return nil, err
 	}
@@ -554,8 +597,8 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 		return errors.New("session/sqlite: claim: empty key")
 	}
 	var won bool
-	err := s.write(ctx, false, func(ctx context.Context, tx *sql.Tx) (err error) {
-		won, err = s.claimIn(ctx, tx, key, until, s.now())
+	err := s.write(ctx, false, func(ctx context.Context) (err error) {
+		won, err = s.claimIn(ctx, key, until, s.now())
 		return err
 	})
 	if err != nil {
@@ -567,9 +610,9 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) error {
 	return nil
 }
 
-// claimIn runs the claim's upsert in tx (autocommit when nil) and reports whether it won.
-func (s *Store) claimIn(ctx context.Context, tx *sql.Tx, key string, until, now time.Time) (bool, error) {
-	res, err := on(ctx, tx, s.stmts.claim).ExecContext(ctx, session.HashKey(key), unixNano(until), unixNano(now))
+// claimIn runs the claim's upsert (committer only) and reports whether it won.
+func (s *Store) claimIn(ctx context.Context, key string, until, now time.Time) (bool, error) {
+	res, err := s.w.claim.ExecContext(ctx, session.HashKey(key), unixNano(until), unixNano(now))
 	if err != nil {
 		return false, err
 	}
