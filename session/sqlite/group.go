@@ -16,8 +16,8 @@ import (
 // the previous commit was running and runs them in one transaction, then answers each: a
 // relaxed write at once, a durable one after the syncer's next fsync (walsync.go), which
 // covers every group committed before it. A write that finds the committer idle may wait a
-// little for company (the commit delay, below) and, if none comes, is committed on its own, in
-// autocommit. A write returns only after the commit that holds it, and a durable one only once
+// little for company (the commit delay, below) and, if none comes, is committed on its own. A
+// write returns only after the commit that holds it, and a durable one only once
 // that commit is on stable storage: the guarantee of each call is unchanged.
 //
 // A statement that fails inside a group (a constraint, an I/O error) could leave SQLite's
@@ -103,16 +103,15 @@ func (d *delayer) company() { d.skip, d.backoff = 0, 0 }
 var errClosed = errors.New("session/sqlite: store closed")
 
 // groupOp is one write. run executes its statements (Store.w) on the committer's connection,
-// inside the group's transaction or in autocommit; it may run twice (after a failed group) and
-// must set its outputs afresh each time. A relaxed write (a pending login's, TouchSession) needs no fsync
-// of its own (see Store.wal): it is answered when its group commits.
+// inside the transaction of its group or of its own (never in autocommit: a write is answered
+// only after a COMMIT that succeeded, so even a transaction somehow left open could not take
+// it in and lose it); it may run twice (after a failed group) and must set its outputs afresh
+// each time. A relaxed write (a pending login's, TouchSession) needs no fsync of its own (see
+// Store.wal): it is answered when its group commits.
 type groupOp struct {
 	run     func(ctx context.Context) error
 	relaxed bool
-	// ownTx: run makes more than one statement, so on its own it still runs in a transaction
-	// (all of it or nothing), never in autocommit.
-	ownTx bool
-	done  chan error // buffered: the committer never waits for the caller
+	done    chan error // buffered: the committer never waits for the caller
 }
 
 type committer struct {
@@ -157,11 +156,6 @@ func (s *Store) startCommitter(ctx context.Context, delay time.Duration) error {
 // anything is done; once submitted, the write is carried out whatever happens to ctx.
 func (s *Store) write(ctx context.Context, relaxed bool, run func(ctx context.Context) error) error {
 	return s.submit(ctx, &groupOp{run: run, relaxed: relaxed})
-}
-
-// writeTx is write for a run of several statements: alone or in a group, all or nothing.
-func (s *Store) writeTx(ctx context.Context, relaxed bool, run func(ctx context.Context) error) error {
-	return s.submit(ctx, &groupOp{run: run, relaxed: relaxed, ownTx: true})
 }
 
 func (s *Store) submit(ctx context.Context, op *groupOp) error {
@@ -276,12 +270,8 @@ func (s *Store) runGroup(batch []*groupOp) {
 	}
 }
 
-// runAlone commits op on its own: in autocommit, or in a transaction of its own when it asks
-// for one.
+// runAlone commits op in a transaction of its own.
 func (s *Store) runAlone(ctx context.Context, op *groupOp) error {
-	if !op.ownTx {
-		return op.run(ctx)
-	}
 	_, err := s.runInOne(ctx, []*groupOp{op})
 	return err
 }

@@ -285,3 +285,37 @@ func TestCommitDelayBacksOff(t *testing.T) {
 		t.Error("a delayer without delay waited")
 	}
 }
+
+// A transaction left open on the committer's connection (as a ROLLBACK that failed would leave
+// it) takes no write in: the next write fails, since its BEGIN does, instead of running inside
+// that transaction and being answered without a commit; the failure ends the transaction, and
+// the writes after it commit.
+func TestCommitterLeftOpenTransaction(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eidsp.db")
+	s := openNoDelay(t, path)
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour)
+	s.writeMu.Lock() // the committer is idle: its connection is ours for a moment
+	if _, err := s.w.begin.ExecContext(ctx); err != nil {
+		s.writeMu.Unlock()
+		t.Fatalf("BEGIN on the committer's connection: %v", err)
+	}
+	s.writeMu.Unlock()
+	if err := s.Claim(ctx, "lost", until); err == nil {
+		t.Fatal("a write on a connection with an open transaction succeeded")
+	}
+	if err := s.Claim(ctx, "kept", until); err != nil {
+		t.Fatalf("the write after the failure: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openNoDelay(t, path)
+	defer s.Close()
+	if err := s.Claim(ctx, "kept", until); !errors.Is(err, session.ErrReplay) {
+		t.Errorf("claim of the write after the failure: %v, want ErrReplay (it was committed)", err)
+	}
+	if err := s.Claim(ctx, "lost", until); err != nil {
+		t.Errorf("claim of the failed write: %v, want it free (nothing was committed)", err)
+	}
+}

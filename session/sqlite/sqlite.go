@@ -405,7 +405,7 @@ func (s *Store) ClaimAndCreateSession(ctx context.Context, key string, until tim
 		return fmt.Errorf("session/sqlite: claim and create session: %w", err)
 	}
 	claimed := false
-	err = s.writeTx(ctx, false, func(ctx context.Context) (err error) {
+	err = s.write(ctx, false, func(ctx context.Context) (err error) {
 		// a second run (after a failed group) starts over
 		if claimed, err = s.claimIn(ctx, key, until, s.now()); err != nil || !claimed {
 			return err // lost the claim: nothing written, the session is not made
@@ -540,7 +540,7 @@ func (s *Store) TakePendingAndClaim(ctx context.Context, key, claimKey string, u
 		p         *session.PendingLogin
 		live, won bool
 	)
-	err := s.writeTx(ctx, true, func(ctx context.Context) error {
+	err := s.write(ctx, true, func(ctx context.Context) error {
 		live, won = false, false // a second run (after a failed group) starts over
 		var err error
 		if p, err = s.takePending(ctx, key); err != nil || p == nil {
