@@ -17,8 +17,8 @@ import (
 // relaxed write at once, a durable one after the syncer's next fsync (walsync.go), which
 // covers every group committed before it. A write that finds the committer idle may wait a
 // little for company (the commit delay, below) and, if none comes, is committed on its own. A
-// write returns only after the commit that holds it, and a durable one only once
-// that commit is on stable storage: the guarantee of each call is unchanged.
+// write returns only after the commit that holds it, and a durable one only once that commit is
+// on stable storage: the guarantee of each call is unchanged.
 //
 // A statement that fails inside a group (a constraint, an I/O error) could leave SQLite's
 // transaction rolled back underneath the others, so the group is rolled back and each of its
