@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -162,10 +163,15 @@ func assertRejected(t *testing.T, err error, reason Reason, code string, a AuthP
 			t.Errorf("error text contains the %s: %s", name, msg)
 		}
 	}
-	if strings.Contains(msg, "eyJ") {
+	if jwtLike.MatchString(msg) {
 		t.Errorf("error text contains something like a JWT: %s", msg)
 	}
 }
+
+// jwtLike matches a JWS or JWE in compact form: a base64url JSON header ("{\"" is "eyJ") and a
+// dot, then the next part; random base64url text may hold "eyJ" by chance, but not followed by a
+// dot.
+var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+`)
 
 var authMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT}
 
