@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/eidsp/eidsp/identity"
+	"github.com/eidsp/eidsp/internal/leakcheck"
 )
 
 var testHashKey = []byte("test hash key, 32 bytes or so...")
@@ -163,15 +163,10 @@ func assertRejected(t *testing.T, err error, reason Reason, code string, a AuthP
 			t.Errorf("error text contains the %s: %s", name, msg)
 		}
 	}
-	if jwtLike.MatchString(msg) {
+	if leakcheck.JWTLike(msg) {
 		t.Errorf("error text contains something like a JWT: %s", msg)
 	}
 }
-
-// jwtLike matches a JWS or JWE in compact form: a base64url JSON header ("{\"" is "eyJ") and a
-// dot, then the next part; random base64url text may hold "eyJ" by chance, but not followed by a
-// dot.
-var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+`)
 
 var authMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT}
 

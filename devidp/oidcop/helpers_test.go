@@ -25,6 +25,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/eidsp/eidsp/devidp"
+	"github.com/eidsp/eidsp/internal/leakcheck"
 )
 
 // Test keys, made once: RSA key generation is slow under the race detector.
@@ -134,7 +135,7 @@ func newEnv(t testing.TB) *env {
 				t.Errorf("log carries a national identity number:\n%s", logs)
 			}
 		}
-		if jwtLike.MatchString(logs) {
+		if leakcheck.JWTLike(logs) {
 			t.Errorf("log carries a JWT:\n%s", logs)
 		}
 	})
@@ -433,8 +434,3 @@ func jwtHeader(t testing.TB, s string) map[string]any {
 	json.Unmarshal(b, &m)
 	return m
 }
-
-// jwtLike matches a JWS or JWE in compact form: a base64url JSON header ("{\"" is "eyJ") and a
-// dot, then the next part. A key ID or other random base64url text may hold "eyJ" by chance (a
-// rotated key's ID did), but not followed by a dot.
-var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+`)

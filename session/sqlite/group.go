@@ -3,10 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	msqlite "modernc.org/sqlite"
 )
 
 // Group commit. With synchronous=FULL a durable write waits for an fsync of the WAL, and a
@@ -115,11 +118,14 @@ type groupOp struct {
 }
 
 type committer struct {
-	// conn is the committer's own connection, which Store.w is prepared on.
+	// conn is the committer's own connection, which Store.w is prepared on (nil once broken).
 	conn *sql.Conn
-	ops  chan *groupOp
-	quit chan struct{}
-	done chan struct{}
+	// broken: the connection had to be replaced and no other could be had or prepared
+	// (replaceConn); every write since fails with it, and Ping reports it.
+	broken atomic.Pointer[error]
+	ops    chan *groupOp
+	quit   chan struct{}
+	done   chan struct{}
 	// groups and grouped count the transactions of more than one write and the writes they
 	// held (tests and the benchmark read them).
 	groups, grouped atomic.Int64
@@ -191,7 +197,9 @@ func (s *Store) runCommitter() {
 			<-s.wal.done
 		}
 		s.w.close()
-		c.conn.Close()
+		if c.conn != nil {
+			c.conn.Close()
+		}
 		close(c.done)
 	}()
 	batch := make([]*groupOp, 0, maxGroup)
@@ -279,6 +287,9 @@ func (s *Store) runAlone(ctx context.Context, op *groupOp) error {
 // runInOne runs every write of batch in one transaction and commits it; any error rolls the
 // whole transaction back. opFailed tells a write's error from BEGIN's or COMMIT's.
 func (s *Store) runInOne(ctx context.Context, batch []*groupOp) (opFailed bool, err error) {
+	if err := s.commit.brokenErr(); err != nil {
+		return false, err
+	}
 	if _, err := s.w.begin.ExecContext(ctx); err != nil {
 		// A transaction left open (a ROLLBACK that failed) would refuse every BEGIN after it:
 		// end it, and the next group starts clean.
@@ -293,16 +304,66 @@ func (s *Store) runInOne(ctx context.Context, batch []*groupOp) (opFailed bool, 
 	}
 	if _, err := s.w.commit.ExecContext(ctx); err != nil {
 		// A COMMIT that fails (SQLITE_BUSY past busy_timeout, an I/O error) can leave the
-		// transaction open; SQLite has rolled back some failures itself.
+		// transaction open; SQLite has rolled back some failures itself. (No test makes a
+		// COMMIT fail: in WAL mode with BEGIN IMMEDIATE only the disk can.)
 		s.rollback(ctx)
 		return false, err
 	}
 	return false, nil
 }
 
-// rollback ends the committer's transaction, if one is open: ROLLBACK without one fails
-// harmlessly ("no transaction is active"), so its error says nothing.
-func (s *Store) rollback(ctx context.Context) { _, _ = s.w.rollback.ExecContext(ctx) }
+// sqliteError is SQLITE_ERROR, the primary result code of a ROLLBACK with no transaction open.
+const sqliteError = 1
+
+// rollback ends the committer's transaction, if one is open. ROLLBACK with none open fails
+// with SQLITE_ERROR ("no transaction is active"), which says nothing. Any other failure (an
+// I/O error) leaves the connection in a state we cannot know, perhaps a transaction still
+// holding the write lock that every other writer would wait for through busy_timeout: so the
+// connection is replaced (SQLite rolls back what a closed connection had open).
+func (s *Store) rollback(ctx context.Context) {
+	if _, err := s.w.rollback.ExecContext(ctx); err != nil && !noTransaction(err) {
+		s.replaceConn(ctx)
+	}
+}
+
+// noTransaction reports whether err is SQLite's answer to a ROLLBACK with no transaction open.
+func noTransaction(err error) bool {
+	var se *msqlite.Error
+	return errors.As(err, &se) && se.Code() == sqliteError
+}
+
+// replaceConn drops the committer's connection and takes another of the pool, with its
+// statements (committer only, writeMu held). If that fails, the committer is broken: every
+// write after fails with the error, and Ping reports it, until eidsp is restarted.
+func (s *Store) replaceConn(ctx context.Context) {
+	c := s.commit
+	s.w.close()
+	// ErrBadConn from Raw makes database/sql close the connection instead of pooling it.
+	_ = c.conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = c.conn.Close()
+	c.conn = nil
+	conn, err := s.db.Conn(ctx)
+	if err == nil {
+		if err = prepareWrites(ctx, conn, &s.w); err != nil {
+			s.w.close()
+			conn.Close()
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("session/sqlite: the writer's connection failed and could not be replaced: %w", err)
+		c.broken.Store(&err)
+		return
+	}
+	c.conn = conn
+}
+
+// brokenErr is the error replaceConn left, or nil.
+func (c *committer) brokenErr() error {
+	if p := c.broken.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // GroupStats reports the transactions of more than one write the committer made and the writes
 // they held, since Open.

@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -318,4 +320,75 @@ func TestCommitterLeftOpenTransaction(t *testing.T) {
 	if err := s.Claim(ctx, "lost", until); err != nil {
 		t.Errorf("claim of the failed write: %v, want it free (nothing was committed)", err)
 	}
+}
+
+// A ROLLBACK with no transaction open is told from other failures by its result code.
+func TestNoTransaction(t *testing.T) {
+	s := openNoDelay(t, filepath.Join(t.TempDir(), "eidsp.db"))
+	defer s.Close()
+	s.writeMu.Lock()
+	_, err := s.w.rollback.ExecContext(context.Background())
+	s.writeMu.Unlock()
+	if err == nil || !noTransaction(err) {
+		t.Fatalf("ROLLBACK with no transaction: %v, noTransaction %v; want an error it recognizes", err, noTransaction(err))
+	}
+	for _, other := range []error{errors.New("disk I/O error"), context.Canceled, fmt.Errorf("wrapped: %w", err)} {
+		if want := errors.Is(other, err); noTransaction(other) != want {
+			t.Errorf("noTransaction(%v) = %v, want %v", other, !want, want)
+		}
+	}
+}
+
+// replaceConn ends a transaction the committer's connection had left open (the write lock is
+// free for another connection at once), and the writes after it commit on the new connection.
+func TestReplaceConnEndsLeftTransaction(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eidsp.db")
+	s := openNoDelay(t, path)
+	defer s.Close()
+	ctx := context.Background()
+	s.writeMu.Lock()
+	if _, err := s.w.begin.ExecContext(ctx); err != nil {
+		s.writeMu.Unlock()
+		t.Fatal(err)
+	}
+	s.replaceConn(ctx)
+	s.writeMu.Unlock()
+	if err := s.commit.brokenErr(); err != nil {
+		t.Fatalf("replaceConn: %v", err)
+	}
+	other, err := sql.Open("sqlite", dsn(path, 100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec(`BEGIN IMMEDIATE; COMMIT`); err != nil {
+		t.Fatalf("another connection's write lock after replaceConn: %v", err)
+	}
+	if err := s.Claim(ctx, "after", time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("a write after replaceConn: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping after replaceConn: %v", err)
+	}
+}
+
+// When no connection can replace the committer's, every write fails with that error and Ping
+// reports it; Close still closes.
+func TestReplaceConnFailureBreaks(t *testing.T) {
+	s := openNoDelay(t, filepath.Join(t.TempDir(), "eidsp.db"))
+	ctx := context.Background()
+	s.writeMu.Lock()
+	s.db.Close() // the pool can give no connection now
+	s.replaceConn(ctx)
+	s.writeMu.Unlock()
+	if s.commit.brokenErr() == nil {
+		t.Fatal("replaceConn with a closed pool left no error")
+	}
+	if err := s.Claim(ctx, "k", time.Now().Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "could not be replaced") {
+		t.Fatalf("a write with the committer broken: %v", err)
+	}
+	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "could not be replaced") {
+		t.Fatalf("Ping with the committer broken: %v", err)
+	}
+	s.Close()
 }

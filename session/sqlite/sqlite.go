@@ -93,7 +93,7 @@ type Store struct {
 	// w: the committer's statements, on its connection (committer.conn); only the committer
 	// runs them.
 	w writeStatements
-	// commit groups the single-statement writes into shared transactions (group.go).
+	// commit groups the writes of logins and requests into shared transactions (group.go).
 	commit    *committer
 	closeOnce sync.Once
 	closeErr  error
@@ -359,6 +359,9 @@ func (s *Store) Ping(ctx context.Context) error {
 		if err := s.wal.broken(); err != nil {
 			return fmt.Errorf("session/sqlite: ping: %w", err)
 		}
+	}
+	if err := s.commit.brokenErr(); err != nil {
+		return fmt.Errorf("session/sqlite: ping: %w", err)
 	}
 	var one int
 	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
