@@ -57,10 +57,7 @@ func (h *harness) api(method, path, auth string, body []byte) (int, map[string]a
 // new signing key and its own endpoints: the IdP after a key rollover. It knows our SP.
 func newRotatedIdP(t *testing.T, h *harness) (*devidp.IdP, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	kp, err := certs.Generate("eidsp development IdP, rotated key (TEST ONLY)", 24*time.Hour, time.Now(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -77,6 +77,16 @@ func devKeysInto(t *testing.T, dir string) {
 	}
 }
 
+// listenLoopback is a listener on a free loopback port.
+func listenLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
 // devIdPInto builds a development IdP at baseURL with the keys devKeysInto put in dir, and
 // writes its metadata to dir/devidp-metadata.xml, the file the returned path names.
 func devIdPInto(t *testing.T, dir, baseURL string) (*devidp.IdP, string) {
@@ -158,10 +168,7 @@ func newHarness(t *testing.T, setup ...func(*devEnv)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	devKeysInto(t, dir)
-	spLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	spLn := listenLoopback(t)
 	return newHarnessOn(t, dir, spLn, setup...)
 }
 
@@ -169,10 +176,7 @@ func newHarness(t *testing.T, setup ...func(*devEnv)) *harness {
 // SP's listener given, for a harness behind a proxy.
 func newHarnessOn(t *testing.T, dir string, spLn net.Listener, setup ...func(*devEnv)) *harness {
 	t.Helper()
-	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	idpLn := listenLoopback(t)
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())

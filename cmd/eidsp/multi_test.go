@@ -38,10 +38,7 @@ func requireBinary(t *testing.T, path string) string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	defer ln.Close()
 	return ln.Addr().String()
 }
@@ -119,10 +116,7 @@ func TestMultiInstanceOnRedis(t *testing.T) {
 
 	// The load balancer: one public origin, requests go to whichever instance `target` names.
 	var target atomic.Value
-	lbLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	lbLn := listenLoopback(t)
 	lb := &http.Server{Handler: &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		u, _ := url.Parse("http://" + target.Load().(string))
 		r.SetURL(u)
@@ -133,10 +127,7 @@ func TestMultiInstanceOnRedis(t *testing.T) {
 	base := fmt.Sprintf("http://localhost:%d", lbLn.Addr().(*net.TCPAddr).Port)
 
 	// The development IdP, in this process.
-	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	idpLn := listenLoopback(t)
 	idp, metaFile := devIdPInto(t, dir, baseURL(idpLn))
 	idpSrv := &http.Server{Handler: idp.Handler()}
 	go idpSrv.Serve(idpLn)

@@ -183,10 +183,7 @@ func newProxyHarness(t *testing.T, binary string, start func(h *harness, dir, ad
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	h := newHarnessOn(t, dir, publicListener{Listener: ln, public: public})
 	start(h, dir, proxyAddr, ln.Addr().String(), pt.srv.Listener.Addr().String())
 	return h, pt

@@ -26,14 +26,8 @@ import (
 func TestShutdownFinishesInFlightLogin(t *testing.T) {
 	dir := t.TempDir()
 	devKeysInto(t, dir)
-	spLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	spLn := listenLoopback(t)
+	idpLn := listenLoopback(t)
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	env, err := newDevEnv(context.Background(), dir, spLn, idpLn, log, time.Now)
@@ -232,16 +226,10 @@ func TestServeMetricsListener(t *testing.T) {
 // metrics_listen without metrics is refused before anything is served, and both listeners
 // are closed, not left open until the process exits.
 func TestServeMetricsListenerWithoutMetrics(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
+	metricsLn := listenLoopback(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	err = serveUntilDone(context.Background(), log, &app{server: &handlers.Server{}}, ln, metricsLn)
+	err := serveUntilDone(context.Background(), log, &app{server: &handlers.Server{}}, ln, metricsLn)
 	if err == nil || !strings.Contains(err.Error(), "no metrics") {
 		t.Errorf("serveUntilDone with metrics_listen and no metrics: %v", err)
 	}

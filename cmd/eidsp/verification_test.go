@@ -61,10 +61,7 @@ func newWorld(t *testing.T) *world {
 	devKeysInto(t, dir1)
 	devKeysInto(t, dir2)
 	listen := func() net.Listener {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := listenLoopback(t)
 		return ln
 	}
 	ownLn, otherLn, idpLn := listen(), listen(), listen()

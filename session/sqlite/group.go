@@ -140,13 +140,8 @@ func (s *Store) startCommitter(ctx context.Context, delay time.Duration) error {
 	if delay == 0 {
 		delay = commitDelay
 	}
-	conn, err := s.db.Conn(ctx)
+	conn, err := s.openWriter(ctx)
 	if err != nil {
-		return fmt.Errorf("session/sqlite: writer connection: %w", err)
-	}
-	if err := prepareWrites(ctx, conn, &s.w); err != nil {
-		s.w.close() // those prepared before the failure
-		conn.Close()
 		return err
 	}
 	s.commit = &committer{conn: conn, ops: make(chan *groupOp, 4*maxGroup), quit: make(chan struct{}), done: make(chan struct{}),
@@ -291,8 +286,9 @@ func (s *Store) runInOne(ctx context.Context, batch []*groupOp) (opFailed bool, 
 		return false, err
 	}
 	if _, err := s.w.begin.ExecContext(ctx); err != nil {
-		// A transaction left open (a ROLLBACK that failed) would refuse every BEGIN after it:
-		// end it, and the next group starts clean.
+		// A transaction left open on the connection would refuse every BEGIN after it: end
+		// it, and the next group starts clean. (A failed ROLLBACK has the connection replaced,
+		// so none should be; this is the last guard, and a ROLLBACK with none is harmless.)
 		s.rollback(ctx)
 		return false, err
 	}
@@ -342,19 +338,28 @@ func (s *Store) replaceConn(ctx context.Context) {
 	_ = c.conn.Raw(func(any) error { return driver.ErrBadConn })
 	_ = c.conn.Close()
 	c.conn = nil
-	conn, err := s.db.Conn(ctx)
-	if err == nil {
-		if err = prepareWrites(ctx, conn, &s.w); err != nil {
-			s.w.close()
-			conn.Close()
-		}
-	}
+	conn, err := s.openWriter(ctx)
 	if err != nil {
 		err = fmt.Errorf("session/sqlite: the writer's connection failed and could not be replaced: %w", err)
 		c.broken.Store(&err)
 		return
 	}
 	c.conn = conn
+}
+
+// openWriter takes a connection of the pool and prepares the committer's statements (s.w) on
+// it; on failure it releases both.
+func (s *Store) openWriter(ctx context.Context) (*sql.Conn, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session/sqlite: writer connection: %w", err)
+	}
+	if err := prepareWrites(ctx, conn, &s.w); err != nil {
+		s.w.close() // those prepared before the failure
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // brokenErr is the error replaceConn left, or nil.

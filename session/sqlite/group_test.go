@@ -288,21 +288,26 @@ func TestCommitDelayBacksOff(t *testing.T) {
 	}
 }
 
-// A transaction left open on the committer's connection (as a ROLLBACK that failed would leave
-// it) takes no write in: the next write fails, since its BEGIN does, instead of running inside
-// that transaction and being answered without a commit; the failure ends the transaction, and
-// the writes after it commit.
+// leaveTransactionOpen begins a transaction on the idle committer's connection and leaves it
+// open, as a ROLLBACK that failed would.
+func leaveTransactionOpen(t *testing.T, s *Store) {
+	t.Helper()
+	s.writeMu.Lock() // the committer is idle: its connection is ours for a moment
+	defer s.writeMu.Unlock()
+	if _, err := s.w.begin.ExecContext(context.Background()); err != nil {
+		t.Fatalf("BEGIN on the committer's connection: %v", err)
+	}
+}
+
+// A transaction left open on the committer's connection takes no write in: the next write
+// fails, since its BEGIN does, instead of running inside that transaction and being answered
+// without a commit; the failure ends the transaction, and the writes after it commit.
 func TestCommitterLeftOpenTransaction(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "eidsp.db")
 	s := openNoDelay(t, path)
 	ctx := context.Background()
 	until := time.Now().Add(time.Hour)
-	s.writeMu.Lock() // the committer is idle: its connection is ours for a moment
-	if _, err := s.w.begin.ExecContext(ctx); err != nil {
-		s.writeMu.Unlock()
-		t.Fatalf("BEGIN on the committer's connection: %v", err)
-	}
-	s.writeMu.Unlock()
+	leaveTransactionOpen(t, s)
 	if err := s.Claim(ctx, "lost", until); err == nil {
 		t.Fatal("a write on a connection with an open transaction succeeded")
 	}
@@ -332,9 +337,16 @@ func TestNoTransaction(t *testing.T) {
 	if err == nil || !noTransaction(err) {
 		t.Fatalf("ROLLBACK with no transaction: %v, noTransaction %v; want an error it recognizes", err, noTransaction(err))
 	}
-	for _, other := range []error{errors.New("disk I/O error"), context.Canceled, fmt.Errorf("wrapped: %w", err)} {
-		if want := errors.Is(other, err); noTransaction(other) != want {
-			t.Errorf("noTransaction(%v) = %v, want %v", other, !want, want)
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("wrapped: %w", err), true},
+		{errors.New("disk I/O error"), false},
+		{context.Canceled, false},
+	} {
+		if got := noTransaction(c.err); got != c.want {
+			t.Errorf("noTransaction(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }
@@ -346,11 +358,8 @@ func TestReplaceConnEndsLeftTransaction(t *testing.T) {
 	s := openNoDelay(t, path)
 	defer s.Close()
 	ctx := context.Background()
+	leaveTransactionOpen(t, s)
 	s.writeMu.Lock()
-	if _, err := s.w.begin.ExecContext(ctx); err != nil {
-		s.writeMu.Unlock()
-		t.Fatal(err)
-	}
 	s.replaceConn(ctx)
 	s.writeMu.Unlock()
 	if err := s.commit.brokenErr(); err != nil {
@@ -390,5 +399,7 @@ func TestReplaceConnFailureBreaks(t *testing.T) {
 	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "could not be replaced") {
 		t.Fatalf("Ping with the committer broken: %v", err)
 	}
-	s.Close()
+	if err := s.Close(); err != nil {
+		t.Errorf("Close with the committer broken: %v", err)
+	}
 }

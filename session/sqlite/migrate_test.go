@@ -82,16 +82,17 @@ func TestMigrateFromV2(t *testing.T) {
 	}
 
 	// Version 4 rebuilt the two tables without a rowid, and their automatic indexes are gone.
+	db := rawDB(t, path)
 	for _, table := range []string{"pending_logins", "replay_cache"} {
 		var sql string
-		if err := rawDB(t, path).QueryRow(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&sql); err != nil {
+		if err := db.QueryRow(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&sql); err != nil {
 			t.Fatalf("schema of %s: %v", table, err)
 		}
 		if !strings.HasSuffix(sql, "WITHOUT ROWID") {
 			t.Errorf("%s after migration is not WITHOUT ROWID: %s", table, sql)
 		}
 		var autoIndexes int
-		if err := rawDB(t, path).QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = ?`, "sqlite_autoindex_"+table+"_1").Scan(&autoIndexes); err != nil || autoIndexes != 0 {
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = ?`, "sqlite_autoindex_"+table+"_1").Scan(&autoIndexes); err != nil || autoIndexes != 0 {
 			t.Errorf("%s keeps its automatic index after migration (%d, %v)", table, autoIndexes, err)
 		}
 	}

@@ -116,11 +116,12 @@ type writeStatements struct {
 	begin, commit, rollback                    *sql.Stmt
 	createSession, touchSession, deleteSession *sql.Stmt
 	putPending, takePending, claim             *sql.Stmt
+	all                                        []*sql.Stmt // those prepared, for close
 }
 
 // prepare prepares the statements of the pool.
 func (s *Store) prepare(ctx context.Context) error {
-	return prepareAll(ctx, s.db.PrepareContext, []preparing{
+	return prepareAll(ctx, s.db.PrepareContext, nil, []preparing{
 		{&s.stmts.getSession, `
 			SELECT identity, name_id, name_id_format, profile, created_at, last_seen, expires_at
 			FROM sessions WHERE id_hash = ? AND expires_at > ?`},
@@ -133,20 +134,18 @@ func (s *Store) prepare(ctx context.Context) error {
 	})
 }
 
-// close finalizes the statements (the committer, as it ends): SQLite keeps a connection open
-// while a statement of it is not finalized.
+// close finalizes the statements prepared (the committer, as it ends or drops its connection):
+// SQLite keeps a connection open while a statement of it is not finalized.
 func (w *writeStatements) close() {
-	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.createSession, w.touchSession,
-		w.deleteSession, w.putPending, w.takePending, w.claim} {
-		if st != nil { // not prepared (a failed Open)
-			st.Close()
-		}
+	for _, st := range w.all {
+		st.Close()
 	}
+	w.all = nil
 }
 
 // prepareWrites prepares the committer's statements on conn.
 func prepareWrites(ctx context.Context, conn *sql.Conn, w *writeStatements) error {
-	return prepareAll(ctx, conn.PrepareContext, []preparing{
+	return prepareAll(ctx, conn.PrepareContext, &w.all, []preparing{
 		// IMMEDIATE: the write lock at BEGIN, as _txlock=immediate gives the pool's.
 		{&w.begin, `BEGIN IMMEDIATE`},
 		{&w.commit, `COMMIT`},
@@ -179,11 +178,16 @@ type preparing struct {
 	sql string
 }
 
-func prepareAll(ctx context.Context, prep func(context.Context, string) (*sql.Stmt, error), list []preparing) error {
+// prepareAll prepares each of list with prep, appending each statement to all when all is not
+// nil.
+func prepareAll(ctx context.Context, prep func(context.Context, string) (*sql.Stmt, error), all *[]*sql.Stmt, list []preparing) error {
 	for _, p := range list {
 		st, err := prep(ctx, p.sql)
 		if err != nil {
 			return fmt.Errorf("session/sqlite: prepare: %w", err)
+		}
+		if all != nil {
+			*all = append(*all, st)
 		}
 		*p.dst = st
 	}
