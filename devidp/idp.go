@@ -17,6 +17,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/eidsp/eidsp/internal/xmlout"
 	"github.com/eidsp/eidsp/saml"
 )
 
@@ -289,7 +290,7 @@ func (i *IdP) Metadata() ([]byte, error) {
 	sso.CreateAttr("Binding", saml.BindingHTTPRedirect)
 	sso.CreateAttr("Location", i.urls.sso)
 	doc.Indent(2)
-	return doc.WriteToBytes()
+	return xmlout.Bytes(doc), nil
 }
 
 func (i *IdP) serveMetadata(w http.ResponseWriter, r *http.Request) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/eidsp/eidsp/internal/xmlout"
 	"github.com/eidsp/eidsp/saml"
 )
 
@@ -218,7 +219,7 @@ func (sp SP) Build() ([]byte, error) {
 
 	doc.Indent(indentSpaces)
 	if sp.Signer == nil {
-		return doc.WriteToBytes()
+		return xmlout.Bytes(doc), nil
 	}
 	return sp.sign(doc)
 }
@@ -227,10 +228,7 @@ func (sp SP) Build() ([]byte, error) {
 // purpose: the white space between elements is part of what the signature covers, so nothing may
 // re-indent the document afterwards.
 func (sp SP) sign(doc *etree.Document) ([]byte, error) {
-	unsigned, err := doc.WriteToBytes()
-	if err != nil {
-		return nil, err
-	}
+	unsigned := xmlout.Bytes(doc)
 	// The ID only has to be unique among the documents an IdP holds and stable for the same
 	// content; a hash of the unsigned document is both, and an NCName with the leading "_".
 	sum := sha256.Sum256(unsigned)
@@ -262,7 +260,7 @@ func (sp SP) sign(doc *etree.Document) ([]byte, error) {
 	}
 	// The schema wants ds:Signature as the EntityDescriptor's first child.
 	root.InsertChildAt(1, sig)
-	return doc.WriteToBytes()
+	return xmlout.Bytes(doc), nil
 }
 
 func addKey(parent *etree.Element, use string, cert *x509.Certificate, methods []string) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/beevik/etree"
+	"github.com/eidsp/eidsp/internal/xmlout"
 )
 
 // Buffers reused across messages. A login writes and reads several messages of a few to a dozen
@@ -30,12 +31,11 @@ func putBuffer(b *bytes.Buffer) {
 	}
 }
 
-// Marshal serializes el (without an XML declaration, as etree's Document.WriteToBytes of a
-// document holding only el does) into a slice of exactly its length.
+// Marshal serializes el (without an XML declaration) into a slice of exactly its length.
 func Marshal(el *etree.Element) []byte {
 	b := getBuffer()
 	defer putBuffer(b)
-	el.WriteTo(b, &etree.WriteSettings{})
+	xmlout.Write(b, el)
 	return bytes.Clone(b.Bytes())
 }
 

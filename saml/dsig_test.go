@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/base64"
 	"os"
@@ -102,6 +103,34 @@ func TestVerifyEnvelopedOurSigner(t *testing.T) {
 		nid := firstChild(firstChild(v, NSAssertion, "Subject"), NSAssertion, "NameID")
 		if got := text(nid); got != "user@user.com.evil.com" {
 			t.Errorf("NameID %q", got)
+		}
+	})
+	t.Run("ok/whitespace-in-values-survives-sending", func(t *testing.T) {
+		// A tab or newline in an attribute value and a CR in text are part of what the
+		// signature covers; Marshal writes them as character references, so the receiver
+		// reads the signed values back. etree's writer (the positive control) wrote them raw,
+		// and the receiver's normalization broke the signature.
+		build := func() *etree.Element {
+			doc := etree.NewDocument()
+			if err := doc.ReadFromString(dsigAssertion); err != nil {
+				t.Fatal(err)
+			}
+			root := doc.Root()
+			root.CreateAttr("Note", "line one\nline two\tand a tab")
+			firstChild(root, NSAssertion, "Issuer").SetText("https://idp.example/\r\nmore")
+			signed, err := idp.signer("").SignEnveloped(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return signed
+		}
+		if _, err := verifyEnveloped(parseRoot(t, string(Marshal(build()))), trusted, DefaultAlgorithms()); err != nil {
+			t.Fatalf("sent with Marshal: %v", err)
+		}
+		var raw bytes.Buffer
+		build().WriteTo(&raw, &etree.WriteSettings{})
+		if _, err := verifyEnveloped(parseRoot(t, raw.String()), trusted, DefaultAlgorithms()); err == nil {
+			t.Fatal("sent with etree's writer it verified too: the test no longer shows the difference")
 		}
 	})
 	t.Run("ok/keyinfo-ignored", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
@@ -66,6 +67,16 @@ type xmlParser struct {
 	attrs    []rawAttr
 	spaces   []string // scratch: the namespace of each of attrs
 	buf      []byte
+	// The tree's nodes are carved from slabs, and an element's children are gathered on kids
+	// (from kidMarks[i] for open[i]) and attached when it ends, into a slice of their number:
+	// one allocation for many, where a node each and a child slice grown by doubling were
+	// a fifth of a login's allocations.
+	doc      *etree.Element
+	elems    slab[etree.Element]
+	texts    slab[etree.CharData]
+	attrSlab slab[etree.Attr]
+	kids     []etree.Token
+	kidMarks []int
 	// inherited is declared on the root element in front of its own attributes: the namespace
 	// context of a decrypted element (XML Encryption decrypts in the context of the
 	// EncryptedData's parent).
@@ -86,20 +97,69 @@ func isSyntax(err error) bool {
 	return errors.As(err, &se)
 }
 
+// parsers keeps the parser's stacks and scratch buffers for the next document: grown afresh
+// for each, they were a tenth of what a parse allocated.
+var parsers = sync.Pool{New: func() any { return new(xmlParser) }}
+
+// maxKept bounds a stack kept in the pool, so that one large document does not pin its
+// stacks for good.
+const maxKept = 1024
+
+// release returns p to the pool holding nothing of the document: no node, string or input.
+func (p *xmlParser) release() {
+	*p = xmlParser{
+		open:     keep(p.open),
+		qnames:   keep(p.qnames),
+		ns:       keep(p.ns),
+		marks:    keep(p.marks),
+		attrs:    keep(p.attrs),
+		spaces:   keep(p.spaces),
+		buf:      keep(p.buf),
+		kids:     keep(p.kids),
+		kidMarks: keep(p.kidMarks),
+	}
+	parsers.Put(p)
+}
+
+// keep empties s for reuse, its backing array cleared, or drops it when it grew large.
+func keep[T any](s []T) []T {
+	if cap(s) > maxKept {
+		return nil
+	}
+	s = s[:cap(s)]
+	clear(s)
+	return s[:0]
+}
+
 // parseXML is ParseUntrusted's single pass; the caller has checked the size.
 func parseXML(data []byte, lim Limits, inherited []nsBinding) (*etree.Document, error) {
-	p := &xmlParser{s: string(data), lim: lim, inherited: inherited}
-	p.ns = append(make([]nsBinding, 0, 16+len(inherited)), nsBinding{"xml", nsXML})
+	p := parsers.Get().(*xmlParser)
+	defer p.release()
+	p.s, p.lim, p.inherited = string(data), lim, inherited
+	p.ns = append(p.ns, nsBinding{"xml", nsXML})
 	p.ns = append(p.ns, inherited...)
 	doc := etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{}
-	if err := p.document(&doc.Element); err != nil {
+	p.doc = &doc.Element
+	// The first slabs are sized by counts that bound the nodes: no more elements than '<'
+	// that start no end tag (and no more than the limit lets through), no more text nodes
+	// than '>' followed by something else than '<', about as many attributes as '=' (fewer
+	// than four per element, the limit's share taken). A slab that runs out is followed by
+	// small ones.
+	elements := strings.Count(p.s, "<") - strings.Count(p.s, "</")
+	if lim.MaxElements > 0 {
+		elements = min(elements, lim.MaxElements)
+	}
+	p.elems.free = make([]etree.Element, elements)
+	p.texts.free = make([]etree.CharData, min(textRuns(p.s), elements+1))
+	p.attrSlab.free = make([]etree.Attr, min(strings.Count(p.s, "="), 4*elements))
+	if err := p.document(); err != nil {
 		return nil, err
 	}
 	return doc, nil
 }
 
-func (p *xmlParser) document(doc *etree.Element) error {
+func (p *xmlParser) document() error {
 	var root *etree.Element
 	decl := false
 	for p.pos < len(p.s) {
@@ -112,10 +172,8 @@ func (p *xmlParser) document(doc *etree.Element) error {
 				if !isXMLSpace(t) {
 					return syntaxErr("text outside the root element")
 				}
-				addText(doc, t)
-			} else {
-				addText(p.open[len(p.open)-1], t)
 			}
+			p.addText(t)
 			continue
 		}
 		if p.pos+1 >= len(p.s) {
@@ -138,16 +196,16 @@ func (p *xmlParser) document(doc *etree.Element) error {
 				return reject(ReasonMalformed, "processing instruction %q not allowed", "xml")
 			}
 			decl = true
-			doc.CreateProcInst("xml", inst)
+			p.doc.CreateProcInst("xml", inst)
 		case '!':
-			if err := p.bang(doc); err != nil {
+			if err := p.bang(); err != nil {
 				return err
 			}
 		default:
 			if root != nil && len(p.open) == 0 {
 				return syntaxErr("more than one root element")
 			}
-			el, err := p.startTag(doc)
+			el, err := p.startTag()
 			if err != nil {
 				return err
 			}
@@ -165,12 +223,85 @@ func (p *xmlParser) document(doc *etree.Element) error {
 	return nil
 }
 
-func addText(parent *etree.Element, t string) {
-	cd := parent.CreateText(t)
+// textRuns counts the places where text may follow markup: a '>' and then not '<'.
+func textRuns(s string) int {
+	n := 0
+	for i := strings.IndexByte(s, '>'); i >= 0 && i+1 < len(s); {
+		if s[i+1] != '<' {
+			n++
+		}
+		j := strings.IndexByte(s[i+1:], '>')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return n
+}
+
+// slab hands out nodes of one kind from arrays allocated for many.
+type slab[T any] struct {
+	free []T
+}
+
+// moreNodes is the length of a slab allocated when the first runs out.
+const moreNodes = 16
+
+// take returns n adjacent nodes.
+func (s *slab[T]) take(n int) []T {
+	if len(s.free) < n {
+		s.free = make([]T, max(n, moreNodes))
+	}
+	t := s.free[:n:n]
+	s.free = s.free[n:]
+	return t
+}
+
+func (p *xmlParser) addText(t string) {
+	cd := &p.texts.take(1)[0]
+	cd.Data = t
 	if isXMLSpace(t) {
 		// etree's own reader marks whitespace; keep the tree identical to what it builds.
 		cd.SetData(t)
 	}
+	p.attach(cd)
+}
+
+func (p *xmlParser) newElement(space, tag string) *etree.Element {
+	el := &p.elems.take(1)[0]
+	el.Space, el.Tag = space, tag
+	return el
+}
+
+// newAttrs returns an empty slice with room for n attributes and no more, so that an
+// attribute added to the tree later gets a slice of its own.
+func (p *xmlParser) newAttrs(n int) []etree.Attr {
+	return p.attrSlab.take(n)[:0]
+}
+
+// attach gives t to the document, or queues it for the open element it is in.
+func (p *xmlParser) attach(t etree.Token) {
+	if len(p.open) == 0 {
+		p.doc.AddChild(t)
+		return
+	}
+	p.kids = append(p.kids, t)
+}
+
+// close attaches the children queued for the innermost open element and closes it.
+func (p *xmlParser) close() {
+	last := len(p.open) - 1
+	el, mark := p.open[last], p.kidMarks[last]
+	if kids := p.kids[mark:]; len(kids) > 0 {
+		el.Child = make([]etree.Token, 0, len(kids))
+		for _, k := range kids {
+			el.AddChild(k)
+		}
+		clear(kids)
+		p.kids = p.kids[:mark]
+	}
+	p.open = p.open[:last]
+	p.kidMarks = p.kidMarks[:last]
 }
 
 func isXMLSpace(s string) bool {
@@ -270,9 +401,9 @@ func (p *xmlParser) resolve(prefix string) (string, bool) {
 	return "", prefix == ""
 }
 
-func (p *xmlParser) startTag(doc *etree.Element) (*etree.Element, error) {
+func (p *xmlParser) startTag() (*etree.Element, error) {
 	p.pos++ // <
-	qname, prefix, _, err := p.qname()
+	qname, prefix, local, err := p.qname()
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +519,7 @@ func (p *xmlParser) startTag(doc *etree.Element) (*etree.Element, error) {
 		p.spaces = append(p.spaces, space)
 	}
 
-	el := etree.NewElement(qname)
+	el := p.newElement(prefix, local)
 	n := len(p.attrs)
 	var inherit []nsBinding
 	if len(p.open) == 0 && len(p.inherited) > 0 {
@@ -400,7 +531,7 @@ func (p *xmlParser) startTag(doc *etree.Element) (*etree.Element, error) {
 		n += len(inherit)
 	}
 	if n > 0 {
-		el.Attr = make([]etree.Attr, 0, n)
+		el.Attr = p.newAttrs(n)
 		for _, b := range inherit {
 			if b.prefix == "" {
 				el.CreateAttr("xmlns", b.uri)
@@ -412,16 +543,13 @@ func (p *xmlParser) startTag(doc *etree.Element) (*etree.Element, error) {
 			el.CreateAttr(a.qname, a.value)
 		}
 	}
-	if len(p.open) == 0 {
-		doc.AddChild(el)
-	} else {
-		p.open[len(p.open)-1].AddChild(el)
-	}
+	p.attach(el)
 	if empty {
 		p.ns = p.ns[:p.marks[len(p.marks)-1]]
 		p.marks = p.marks[:len(p.marks)-1]
 	} else {
 		p.open = append(p.open, el)
+		p.kidMarks = append(p.kidMarks, len(p.kids))
 		p.qnames = append(p.qnames, qname)
 	}
 	return el, nil
@@ -454,7 +582,7 @@ func (p *xmlParser) endTag() error {
 	if p.qnames[len(p.qnames)-1] != qname {
 		return syntaxErr("end tag does not match start tag")
 	}
-	p.open = p.open[:len(p.open)-1]
+	p.close()
 	p.qnames = p.qnames[:len(p.qnames)-1]
 	p.ns = p.ns[:p.marks[len(p.marks)-1]]
 	p.marks = p.marks[:len(p.marks)-1]
@@ -531,7 +659,7 @@ func declParam(param, s string) string {
 }
 
 // bang reads what starts with <!: a comment, a CDATA section, or a directive (refused).
-func (p *xmlParser) bang(doc *etree.Element) error {
+func (p *xmlParser) bang() error {
 	rest := p.s[p.pos+2:]
 	switch {
 	case strings.HasPrefix(rest, "--"):
@@ -548,11 +676,7 @@ func (p *xmlParser) bang(doc *etree.Element) error {
 			return syntaxErr("invalid character in comment")
 		}
 		p.pos += 2 + 2 + end + 3
-		if len(p.open) == 0 {
-			doc.CreateComment(c)
-		} else {
-			p.open[len(p.open)-1].CreateComment(c)
-		}
+		p.attach(etree.NewComment(c))
 		return nil
 	case strings.HasPrefix(rest, "-"):
 		return syntaxErr("invalid sequence <!- not part of <!--")
@@ -579,7 +703,7 @@ func (p *xmlParser) bang(doc *etree.Element) error {
 			return err
 		}
 		p.pos += 2 + len("[CDATA[") + end + 3
-		addText(p.open[len(p.open)-1], t)
+		p.addText(t)
 		return nil
 	}
 	// A directive. encoding/xml reads it to its end before the caller sees it, so an

@@ -13,6 +13,7 @@ import (
 	"io"
 
 	"github.com/beevik/etree"
+	"github.com/eidsp/eidsp/internal/xmlout"
 )
 
 // Encrypt replaces nothing: it returns a new xenc:EncryptedData element, with the EncryptedKey
@@ -82,7 +83,7 @@ func serialize(el *etree.Element) ([]byte, error) {
 	if el.Parent() == nil {
 		var b bytes.Buffer
 		b.Grow(8 << 10)
-		el.WriteTo(&b, &etree.WriteSettings{})
+		xmlout.Write(&b, el)
 		return b.Bytes(), nil
 	}
 	c := el.Copy()
@@ -113,9 +114,10 @@ func serialize(el *etree.Element) ([]byte, error) {
 			declare(a, true)
 		}
 	}
-	doc := etree.NewDocument()
-	doc.SetRoot(c)
-	return doc.WriteToBytes()
+	var b bytes.Buffer
+	b.Grow(8 << 10)
+	xmlout.Write(&b, c)
+	return b.Bytes(), nil
 }
 
 func encryptBlock(alg blockAlg, key, plain []byte, rand io.Reader) ([]byte, error) {
