@@ -296,10 +296,18 @@ func TestCacheOff(t *testing.T) {
 // Copies are dropped two TTL periods after they were read: the memory follows the sessions
 // read lately, not every session ever read.
 func TestCacheForgetsOldCopies(t *testing.T) {
-	const ttl = 30 * time.Millisecond
+	// The TTL runs on the wall clock, so the ten reads must fit in one period however slow
+	// the machine: the sessions are written first (a durable write each, milliseconds on a
+	// busy disk; CI once took more than 60 ms for the ten), then read, with a period ample
+	// for ten reads.
+	const ttl = 200 * time.Millisecond
 	w := newCacheWorld(t, ttl, session.CacheOptions{})
-	for i := range 10 {
-		w.get(w.newSession("n", string(rune('a'+i))))
+	ids := make([]string, 10)
+	for i := range ids {
+		ids[i] = w.newSession("n", string(rune('a'+i)))
+	}
+	for _, id := range ids {
+		w.get(id)
 	}
 	if n := session.CacheLen(w.cache); n != 10 {
 		t.Fatalf("%d copies after 10 reads", n)
