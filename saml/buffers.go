@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/beevik/etree"
+
 	"github.com/eidsp/eidsp/internal/xmlout"
 )
 

@@ -298,7 +298,7 @@ func TestCacheOff(t *testing.T) {
 func TestCacheForgetsOldCopies(t *testing.T) {
 	// The TTL runs on the wall clock, so the ten reads must fit in one period however slow
 	// the machine: the sessions are written first (a durable write each, milliseconds on a
-	// busy disk; CI once took more than 60 ms for the ten), then read, with a period ample
+	// busy disk; on CI the ten once outlasted a 30 ms period), then read, with a period ample
 	// for ten reads.
 	const ttl = 200 * time.Millisecond
 	w := newCacheWorld(t, ttl, session.CacheOptions{})

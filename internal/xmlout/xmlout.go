@@ -27,15 +27,14 @@ func Write(b *bytes.Buffer, t etree.Token) {
 	switch t := t.(type) {
 	case *etree.Element:
 		element(b, t)
+		return
 	case *etree.CharData:
-		if t.IsCData() {
-			t.WriteTo(b, &etree.WriteSettings{})
+		if !t.IsCData() {
+			escape(b, t.Data, false)
 			return
 		}
-		escape(b, t.Data, false)
-	default:
-		t.WriteTo(b, &etree.WriteSettings{})
 	}
+	t.WriteTo(b, &etree.WriteSettings{})
 }
 
 // Document appends every token of doc: its declaration, its root and the whitespace an

@@ -13,6 +13,7 @@ import (
 	"io"
 
 	"github.com/beevik/etree"
+
 	"github.com/eidsp/eidsp/internal/xmlout"
 )
 
@@ -29,10 +30,7 @@ func Encrypt(el *etree.Element, pub *rsa.PublicKey, blockAlg, keyTransportAlg st
 	if !ok {
 		return nil, errors.New("xenc: unsupported block encryption algorithm")
 	}
-	plain, err := serialize(el)
-	if err != nil {
-		return nil, fmt.Errorf("xenc: serialize element: %w", err)
-	}
+	plain := serialize(el)
 	cek := make([]byte, alg.keySize)
 	if _, err := io.ReadFull(rand, cek); err != nil {
 		return nil, fmt.Errorf("xenc: content key: %w", err)
@@ -79,13 +77,18 @@ func Encrypt(el *etree.Element, pub *rsa.PublicKey, blockAlg, keyTransportAlg st
 
 // serialize writes el as a document of its own: with the namespace declarations it inherits
 // copied onto it when it has ancestors, as it is when it has none (no copy of the tree).
-func serialize(el *etree.Element) ([]byte, error) {
-	if el.Parent() == nil {
-		var b bytes.Buffer
-		b.Grow(8 << 10)
-		xmlout.Write(&b, el)
-		return b.Bytes(), nil
+func serialize(el *etree.Element) []byte {
+	if el.Parent() != nil {
+		el = withInherited(el)
 	}
+	var b bytes.Buffer
+	b.Grow(8 << 10)
+	xmlout.Write(&b, el)
+	return b.Bytes()
+}
+
+// withInherited returns a copy of el that declares itself every namespace it inherits.
+func withInherited(el *etree.Element) *etree.Element {
 	c := el.Copy()
 	declared := map[string]bool{}
 	declare := func(a etree.Attr, add bool) {
@@ -114,10 +117,7 @@ func serialize(el *etree.Element) ([]byte, error) {
 			declare(a, true)
 		}
 	}
-	var b bytes.Buffer
-	b.Grow(8 << 10)
-	xmlout.Write(&b, c)
-	return b.Bytes(), nil
+	return c
 }
 
 func encryptBlock(alg blockAlg, key, plain []byte, rand io.Reader) ([]byte, error) {
