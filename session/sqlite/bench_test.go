@@ -35,14 +35,7 @@ var (
 func BenchmarkLoginWrites(b *testing.B) {
 	for _, sync := range []Sync{SyncFull, SyncNormal} {
 		b.Run(string(sync), func(b *testing.B) {
-			dir := *benchDir
-			if dir == "" {
-				dir = b.TempDir()
-			} else {
-				dir = filepath.Join(dir, fmt.Sprintf("eidsp-bench-%d", time.Now().UnixNano()))
-				b.Cleanup(func() { _ = os.RemoveAll(dir) })
-			}
-			s, err := Open(filepath.Join(dir, "eidsp.db"), Options{Synchronous: sync, CommitDelay: *benchDelay})
+			s, err := Open(benchPath(b), Options{Synchronous: sync, CommitDelay: *benchDelay})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -64,6 +57,19 @@ func BenchmarkLoginWrites(b *testing.B) {
 			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/login")
 		})
 	}
+}
+
+// benchPath is the database file of a benchmark: in a directory of its own under
+// -sqlite.benchdir, removed at the end, or in the test's temporary directory.
+func benchPath(b *testing.B) string {
+	dir := *benchDir
+	if dir == "" {
+		dir = b.TempDir()
+	} else {
+		dir = filepath.Join(dir, fmt.Sprintf("eidsp-bench-%d", time.Now().UnixNano()))
+		b.Cleanup(func() { _ = os.RemoveAll(dir) })
+	}
+	return filepath.Join(dir, "eidsp.db")
 }
 
 func loginWrites(ctx context.Context, s *Store, i int64) error {
@@ -98,4 +104,87 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var benchSweepRows = flag.Int("sqlite.sweeprows", 360_000, "BenchmarkSweep's claims (a tenth of them expired); pending logins are a hundredth of that")
+
+// BenchmarkSweep is one Sweep of a replay cache at a busy instance's size: by default 360,000
+// claims, which is 300 logins a second, two claims each, kept ten minutes, of which a tenth
+// (a minute's, the sweep's period) has expired. Pending logins and claims have no expiry
+// index, so the sweep reads both tables whole. It reports the whole sweep's time and CPU, and
+// its longest step, which is how long a login's write can wait behind it.
+//
+//	go test ./session/sqlite -run '^$' -bench Sweep -benchtime 3x -sqlite.benchdir /tmp
+func BenchmarkSweep(b *testing.B) {
+	s, err := Open(benchPath(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var total, cpu, longest time.Duration
+	for range b.N {
+		now := time.Now().UnixNano()
+		fillForSweep(b, s, now, *benchSweepRows)
+		steps := s.sweepSteps(ctx, now)
+		for i, step := range steps {
+			steps[i] = func() error {
+				t0 := time.Now()
+				err := step()
+				longest = max(longest, time.Since(t0))
+				return err
+			}
+		}
+		t0, c0 := time.Now(), processCPU()
+		if err := s.directSteps(steps...); err != nil {
+			b.Fatal(err)
+		}
+		total, cpu = total+time.Since(t0), cpu+processCPU()-c0
+		var left int
+		if err := s.db.QueryRow(`SELECT count(*) FROM replay_cache WHERE expires_at <= ?`, now).Scan(&left); err != nil || left != 0 {
+			b.Fatalf("%d expired claims left after the sweep (%v)", left, err)
+		}
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/sweep")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/sweep")
+	b.ReportMetric(float64(longest.Microseconds())/1000, "ms-longest-step")
+}
+
+// fillForSweep tops the replay cache up to rows claims, a tenth of them expired at now, and the
+// pending logins to a hundredth of that, in one transaction outside the timing.
+func fillForSweep(b *testing.B, s *Store, now int64, rows int) {
+	b.StopTimer()
+	defer b.StartTimer()
+	err := s.direct(func() error {
+		tx, err := s.db.Begin()
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		var have int
+		if err := tx.QueryRow(`SELECT count(*) FROM replay_cache`).Scan(&have); err != nil {
+			return err
+		}
+		for i := have; i < rows; i++ {
+			exp := now + int64(10*time.Minute)
+			if i%10 == 0 {
+				exp = now - 1
+			}
+			key := session.HashKey(fmt.Sprint("sweep-", now, "-", i))
+			if _, err := tx.Exec(`INSERT INTO replay_cache (key_hash, expires_at) VALUES (?, ?)`, key, exp); err != nil {
+				return err
+			}
+			if i%100 == 0 {
+				if _, err := tx.Exec(`INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
+					locale, min_level, force_authn, created_at, expires_at) VALUES (?, '_r', 'idporten', 'p', '/', 'b', 'nb', 3, 0, 0, ?)`,
+					key, exp); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 }

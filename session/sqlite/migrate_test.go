@@ -97,6 +97,17 @@ func TestMigrateFromV2(t *testing.T) {
 		}
 	}
 
+	// Version 5 dropped their expiry indexes; the sessions keep theirs.
+	for _, index := range []string{"pending_logins_expires", "replay_cache_expires", "sessions_expires"} {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, index).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if want := index == "sessions_expires"; (n == 1) != want {
+			t.Errorf("index %s after migration: %d, want it present: %v", index, n, want)
+		}
+	}
+
 	// The migrated schema is the one a new database gets.
 	fresh := filepath.Join(t.TempDir(), "fresh.db")
 	openTemp(t, fresh, nil).Close()

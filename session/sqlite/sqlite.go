@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -627,31 +628,61 @@ func (s *Store) claimIn(ctx context.Context, key string, until, now time.Time) (
 	return n == 1, err
 }
 
-// Sweep deletes every expired record, in one transaction.
+// Sweep deletes every expired record, in steps of one transaction each: the sessions, found by
+// their expiry index, in one; pending logins and claims, which have no expiry index (schema
+// version 5), by reading each table whole in sweepRanges ranges of its keys. The logins' writes
+// wait for one step at a time, not for the whole sweep, and one fsync ends it.
 func (s *Store) Sweep(ctx context.Context) (err error) {
-	now := unixNano(s.now())
-	if err := s.direct(func() error { return s.sweep(ctx, now) }); err != nil {
+	if err := s.directSteps(s.sweepSteps(ctx, unixNano(s.now()))...); err != nil {
 		return fmt.Errorf("session/sqlite: sweep: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) sweep(ctx context.Context, now int64) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	for _, table := range []string{"sessions", "pending_logins", "replay_cache"} {
-		if _, err = tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at <= ?`, now); err != nil {
-			return fmt.Errorf("%s: %w", table, err)
+// sweepSteps are Sweep's transactions: its deletes of the records expired at now.
+func (s *Store) sweepSteps(ctx context.Context, now int64) []func() error {
+	steps := []func() error{func() error {
+		return s.sweepDelete(ctx, "sessions", `DELETE FROM sessions WHERE expires_at <= ?`, now)
+	}}
+	for _, table := range []string{"pending_logins", "replay_cache"} {
+		for _, q := range sweepRanges(table) {
+			steps = append(steps, func() error { return s.sweepDelete(ctx, table, q.sql, append(q.args, now)...) })
 		}
 	}
-	return tx.Commit()
+	return steps
+}
+
+func (s *Store) sweepDelete(ctx context.Context, table, query string, args ...any) error {
+	if _, err := s.db.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("%s: %w", table, err)
+	}
+	return nil
+}
+
+type sweepQuery struct {
+	sql  string
+	args []any
+}
+
+// sweepRanges are the DELETEs of a sweep of table, one per first hex digit of key_hash (keys
+// are lowercase hex, session.HashKey). The first range is open below and the last above, so
+// that together they cover every string, hex or not.
+func sweepRanges(table string) []sweepQuery {
+	const digits = "0123456789abcdef"
+	qs := make([]sweepQuery, 0, len(digits))
+	for i := range len(digits) {
+		var conds []string
+		var args []any
+		if i > 0 {
+			conds, args = append(conds, `key_hash >= ?`), append(args, digits[i:i+1])
+		}
+		if i < len(digits)-1 {
+			conds, args = append(conds, `key_hash < ?`), append(args, digits[i+1:i+2])
+		}
+		conds = append(conds, `expires_at <= ?`)
+		qs = append(qs, sweepQuery{sql: `DELETE FROM ` + table + ` WHERE ` + strings.Join(conds, ` AND `), args: args})
+	}
+	return qs
 }
 
 func oneRow(res sql.Result, op string) error {

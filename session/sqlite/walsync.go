@@ -198,14 +198,21 @@ func (s *Store) durable() error {
 // direct runs fn, a write outside the committer (documents, the audit trail, sweeps, logout by
 // session index), with writeMu held, and then, with writeMu released so that the committer
 // goes on meanwhile, makes it durable. fn's error comes back as it is.
-func (s *Store) direct(fn func() error) error {
+func (s *Store) direct(fn func() error) error { return s.directSteps(fn) }
+
+// directSteps is direct for a write in steps, each its own transaction (a sweep's ranges): it
+// takes writeMu for one step at a time, so that the committer's groups run between them, stops
+// at the first error, and makes them all durable with one fsync at the end.
+func (s *Store) directSteps(steps ...func() error) error {
 	s.directMu.RLock()
 	defer s.directMu.RUnlock()
-	s.writeMu.Lock()
-	err := fn()
-	s.writeMu.Unlock()
-	if err != nil {
-		return err
+	for _, step := range steps {
+		s.writeMu.Lock()
+		err := step()
+		s.writeMu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	return s.durable()
 }

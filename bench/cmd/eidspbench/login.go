@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"regexp"
@@ -216,8 +215,7 @@ var (
 // login is one complete artifact login: /login → IdP SSO page → IdP form → ACS (artifact
 // resolution) → session cookie.
 func (lc *loginClient) login(c *wire, check bool) error {
-	jar, _ := cookiejar.New(nil)
-	c.reset(jar)
+	c.reset()
 	sp := lc.w.SPURL
 	status, loc, _, err := c.get(sp + "/login?profile=buypass-smartcard&return_to=/")
 	if err != nil || status != http.StatusFound || !strings.HasPrefix(loc, lc.w.IdPURL) {
@@ -235,7 +233,7 @@ func (lc *loginClient) login(c *wire, check bool) error {
 		action = lc.w.IdPURL + action
 	}
 	form := url.Values{"token": {token}, "person": {lc.person}, "method": {identity.InstrumentSmartCard}}
-	status, acs, err := c.postForm(action, form)
+	status, acs, err := c.postForm(action, form.Encode())
 	if err != nil || status != http.StatusFound || !strings.HasPrefix(acs, sp+"/saml/acs?") {
 		return fmt.Errorf("IdP form: %d %q %v", status, acs, err)
 	}
@@ -243,12 +241,7 @@ func (lc *loginClient) login(c *wire, check bool) error {
 	if err != nil || status != http.StatusSeeOther || loc != "/" {
 		return fmt.Errorf("ACS: %d %q %v", status, loc, err)
 	}
-	u, _ := url.Parse(sp)
-	hasSession := false
-	for _, ck := range jar.Cookies(u) {
-		hasSession = hasSession || (ck.Name == lc.w.Config.Session.CookieName && ck.Value != "")
-	}
-	if !hasSession {
+	if c.cookie(strings.TrimPrefix(sp, "http://"), lc.w.Config.Session.CookieName) == "" {
 		return errors.New("ACS set no session cookie")
 	}
 	if check {
