@@ -106,13 +106,14 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-var benchSweepRows = flag.Int("sqlite.sweeprows", 360_000, "BenchmarkSweep's claims (a tenth of them expired); pending logins are a hundredth of that")
+var benchSweepRows = flag.Int("sqlite.sweeprows", 360_000, "BenchmarkSweep's claims, and a hundredth of that in pending logins; a tenth of each expired at each sweep")
 
 // BenchmarkSweep is one Sweep of a replay cache at a busy instance's size: by default 360,000
 // claims, which is 300 logins a second, two claims each, kept ten minutes, of which a tenth
-// (a minute's, the sweep's period) has expired. Pending logins and claims have no expiry
-// index, so the sweep reads both tables whole. It reports the whole sweep's time and CPU, and
-// its longest step, which is how long a login's write can wait behind it.
+// (a minute's, the sweep's period) has expired, and 3,600 pending logins, a tenth expired; the
+// expired rows are replaced before each sweep. Pending logins and claims have no expiry index,
+// so the sweep reads both tables whole. It reports the whole sweep's time and CPU, and its
+// longest step; a login's write that arrives during a step waits for the rest of it.
 //
 //	go test ./session/sqlite -run '^$' -bench Sweep -benchtime 3x -sqlite.benchdir /tmp
 func BenchmarkSweep(b *testing.B) {
@@ -140,9 +141,11 @@ func BenchmarkSweep(b *testing.B) {
 			b.Fatal(err)
 		}
 		total, cpu = total+time.Since(t0), cpu+processCPU()-c0
-		var left int
-		if err := s.db.QueryRow(`SELECT count(*) FROM replay_cache WHERE expires_at <= ?`, now).Scan(&left); err != nil || left != 0 {
-			b.Fatalf("%d expired claims left after the sweep (%v)", left, err)
+		for _, table := range []string{"replay_cache", "pending_logins"} {
+			var left int
+			if err := s.db.QueryRow(`SELECT count(*) FROM `+table+` WHERE expires_at <= ?`, now).Scan(&left); err != nil || left != 0 {
+				b.Fatalf("%s: %d expired rows left after the sweep (%v)", table, left, err)
+			}
 		}
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/sweep")
@@ -150,36 +153,40 @@ func BenchmarkSweep(b *testing.B) {
 	b.ReportMetric(float64(longest.Microseconds())/1000, "ms-longest-step")
 }
 
-// fillForSweep tops the replay cache up to rows claims, a tenth of them expired at now, and the
-// pending logins to a hundredth of that, in one transaction outside the timing.
+// fillForSweep brings the replay cache to rows claims and the pending logins to a hundredth of
+// that, all live, and then lets a tenth of each expire at now: the rows whose key hash has its
+// second and third digits below "1a" (26 of 256), spread over every range of the sweep. One
+// transaction, outside the timing.
 func fillForSweep(b *testing.B, s *Store, now int64, rows int) {
 	b.StopTimer()
 	defer b.StartTimer()
+	live := now + int64(10*time.Minute)
+	tables := []struct {
+		name, insert string
+		rows         int
+	}{
+		{"replay_cache", `INSERT INTO replay_cache (key_hash, expires_at) VALUES (?, ?)`, rows},
+		{"pending_logins", `INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
+			locale, min_level, force_authn, created_at, expires_at) VALUES (?, '_r', 'idporten', 'p', '/', 'b', 'nb', 3, 0, 0, ?)`, rows / 100},
+	}
 	err := s.direct(func() error {
 		tx, err := s.db.Begin()
 		if err != nil {
 			return err
 		}
 		defer tx.Rollback()
-		var have int
-		if err := tx.QueryRow(`SELECT count(*) FROM replay_cache`).Scan(&have); err != nil {
-			return err
-		}
-		for i := have; i < rows; i++ {
-			exp := now + int64(10*time.Minute)
-			if i%10 == 0 {
-				exp = now - 1
-			}
-			key := session.HashKey(fmt.Sprint("sweep-", now, "-", i))
-			if _, err := tx.Exec(`INSERT INTO replay_cache (key_hash, expires_at) VALUES (?, ?)`, key, exp); err != nil {
+		for _, t := range tables {
+			var have int
+			if err := tx.QueryRow(`SELECT count(*) FROM ` + t.name).Scan(&have); err != nil {
 				return err
 			}
-			if i%100 == 0 {
-				if _, err := tx.Exec(`INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
-					locale, min_level, force_authn, created_at, expires_at) VALUES (?, '_r', 'idporten', 'p', '/', 'b', 'nb', 3, 0, 0, ?)`,
-					key, exp); err != nil {
+			for i := have; i < t.rows; i++ {
+				if _, err := tx.Exec(t.insert, session.HashKey(fmt.Sprint("sweep-", now, "-", i)), live); err != nil {
 					return err
 				}
+			}
+			if _, err := tx.Exec(`UPDATE `+t.name+` SET expires_at = ? WHERE substr(key_hash, 2, 2) < '1a'`, now); err != nil {
+				return err
 			}
 		}
 		return tx.Commit()

@@ -631,7 +631,7 @@ func (s *Store) claimIn(ctx context.Context, key string, until, now time.Time) (
 // Sweep deletes every expired record, in steps of one transaction each: the sessions, found by
 // their expiry index, in one; pending logins and claims, which have no expiry index (schema
 // version 5), by reading each table whole in sweepRanges ranges of its keys. The logins' writes
-// wait for one step at a time, not for the whole sweep, and one fsync ends it.
+// wait for a step, not for the whole sweep, and one fsync ends it.
 func (s *Store) Sweep(ctx context.Context) (err error) {
 	if err := s.directSteps(s.sweepSteps(ctx, unixNano(s.now()))...); err != nil {
 		return fmt.Errorf("session/sqlite: sweep: %w", err)
@@ -646,7 +646,8 @@ func (s *Store) sweepSteps(ctx context.Context, now int64) []func() error {
 	}}
 	for _, table := range []string{"pending_logins", "replay_cache"} {
 		for _, q := range sweepRanges(table) {
-			steps = append(steps, func() error { return s.sweepDelete(ctx, table, q.sql, append(q.args, now)...) })
+			name := fmt.Sprintf("%s, keys %s", table, q.keys)
+			steps = append(steps, func() error { return s.sweepDelete(ctx, name, q.sql, append(q.args, now)...) })
 		}
 	}
 	return steps
@@ -662,6 +663,7 @@ func (s *Store) sweepDelete(ctx context.Context, table, query string, args ...an
 type sweepQuery struct {
 	sql  string
 	args []any
+	keys string // the range, for errors: "< 1", "[1, 2)", ">= f"
 }
 
 // sweepRanges are the DELETEs of a sweep of table, one per first hex digit of key_hash (keys
@@ -680,7 +682,14 @@ func sweepRanges(table string) []sweepQuery {
 			conds, args = append(conds, `key_hash < ?`), append(args, digits[i+1:i+2])
 		}
 		conds = append(conds, `expires_at <= ?`)
-		qs = append(qs, sweepQuery{sql: `DELETE FROM ` + table + ` WHERE ` + strings.Join(conds, ` AND `), args: args})
+		keys := ">= " + digits[i:i+1]
+		switch {
+		case i == 0:
+			keys = "< 1"
+		case i < len(digits)-1:
+			keys = "[" + digits[i:i+1] + ", " + digits[i+1:i+2] + ")"
+		}
+		qs = append(qs, sweepQuery{sql: `DELETE FROM ` + table + ` WHERE ` + strings.Join(conds, ` AND `), args: args, keys: keys})
 	}
 	return qs
 }

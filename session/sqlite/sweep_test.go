@@ -21,7 +21,14 @@ func TestSweepCoversEveryKey(t *testing.T) {
 	db := rawDB(t, path)
 
 	now := clk.Now().UnixNano()
-	keys := []string{"", "/", "0", "0f", "1", "9", ":", "`", "a", "ef", "f", "f0", "ffff", "g", "zz", "A", "\xff"}
+	// For every range's bound, a key just below it, the bound itself and one just above; and
+	// keys that are not hex at all.
+	keys := []string{"", "g", "zz", "A", "\xff"}
+	for _, d := range "0123456789abcdef" {
+		keys = append(keys, string(d-1), string(d), string(d)+"\xff")
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys) // d-1 is often the digit before
 	for _, k := range keys {
 		for _, row := range []struct {
 			suffix  string
@@ -80,7 +87,7 @@ func TestSweepCoversEveryKey(t *testing.T) {
 	}
 }
 
-// The ranges cover every string exactly once.
+// The ranges cover every string exactly once, and an error names its range.
 func TestSweepRanges(t *testing.T) {
 	qs := sweepRanges("replay_cache")
 	if len(qs) != 16 {
@@ -94,6 +101,9 @@ func TestSweepRanges(t *testing.T) {
 	}
 	if qs[15].sql != `DELETE FROM replay_cache WHERE key_hash >= ? AND expires_at <= ?` || !slices.Equal(qs[15].args, []any{"f"}) {
 		t.Errorf("last range: %s %v", qs[15].sql, qs[15].args)
+	}
+	if qs[0].keys != "< 1" || qs[5].keys != "[5, 6)" || qs[15].keys != ">= f" {
+		t.Errorf("ranges named %q, %q, %q", qs[0].keys, qs[5].keys, qs[15].keys)
 	}
 	for i := 1; i < len(qs); i++ {
 		if hi, lo := qs[i-1].args[len(qs[i-1].args)-1], qs[i].args[0]; hi != lo {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -201,12 +202,19 @@ func (s *Store) durable() error {
 func (s *Store) direct(fn func() error) error { return s.directSteps(fn) }
 
 // directSteps is direct for a write in steps, each its own transaction (a sweep's ranges): it
-// takes writeMu for one step at a time, so that the committer's groups run between them, stops
-// at the first error, and makes them all durable with one fsync at the end.
+// takes writeMu for one step at a time and yields between steps, so that the committer's groups
+// run between them, and makes them all durable with one fsync at the end. It stops at the first
+// error; the steps before it are committed but only made durable by the next fsync, which is
+// harmless for what it serves (deletes of expired records, which a sweep repeats).
 func (s *Store) directSteps(steps ...func() error) error {
 	s.directMu.RLock()
 	defer s.directMu.RUnlock()
-	for _, step := range steps {
+	for i, step := range steps {
+		if i > 0 {
+			// Go's mutex lets the goroutine that unlocks take it again before a woken waiter
+			// runs (until the waiter has waited 1 ms); give the committer its turn first.
+			runtime.Gosched()
+		}
 		s.writeMu.Lock()
 		err := step()
 		s.writeMu.Unlock()

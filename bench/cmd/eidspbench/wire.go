@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -26,7 +27,8 @@ import (
 // reader cannot parse fails the login.
 //
 // Cookies are kept per host name without the port, as browsers do (the SP and the IdP share
-// 127.0.0.1), and sent on every path; one with Max-Age 0 or an empty value is deleted.
+// 127.0.0.1), and sent on every path (a few bytes more than a browser would send); one with
+// Max-Age 0 or less is deleted (net/http's server deletes a cookie so).
 type wire struct {
 	cookies map[string]map[string]string // host name → cookie name → value
 	conns   map[string]*wireConn         // by host:port
@@ -102,11 +104,14 @@ func (w *wire) do(method, rawURL, contentType string, body []byte) (wireResponse
 		if err != nil {
 			return wireResponse{}, err
 		}
-		r, err := w.exchange(wc, host)
+		r, unanswered, err := w.exchange(wc, host)
 		if err != nil {
 			wc.c.Close()
 			delete(w.conns, host)
-			if reused && attempt == 0 {
+			// Sent again only if the server cannot have acted on it: a kept-alive connection
+			// it had closed, which answered nothing at all. A second POST of the IdP's form or
+			// a second use of an artifact would fail as a replay and hide the first error.
+			if reused && attempt == 0 && unanswered {
 				continue
 			}
 			return wireResponse{}, err
@@ -166,13 +171,29 @@ func (w *wire) conn(host string) (*wireConn, bool, error) {
 
 var errMalformed = errors.New("wire: malformed response")
 
-func (w *wire) exchange(wc *wireConn, host string) (wireResponse, error) {
-	var r wireResponse
+// exchange writes the request and reads its answer. unanswered: the connection failed before a
+// byte of an answer came (so the server did not act on the request, if it was kept alive).
+func (w *wire) exchange(wc *wireConn, host string) (r wireResponse, unanswered bool, err error) {
 	wc.c.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := wc.c.Write(w.req); err != nil {
-		return r, err
+		return r, true, err
 	}
-	line, err := wc.br.ReadSlice('\n')
+	if _, err := wc.br.Peek(1); err != nil {
+		return r, errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET), err
+	}
+	for {
+		r, err = w.readResponse(wc.br, host)
+		// An interim answer (1xx; none is asked for, since no Expect is sent) precedes the
+		// real one.
+		if err != nil || r.status >= 200 {
+			return r, false, err
+		}
+	}
+}
+
+func (w *wire) readResponse(br *bufio.Reader, host string) (wireResponse, error) {
+	var r wireResponse
+	line, err := br.ReadSlice('\n')
 	if err != nil {
 		return r, err
 	}
@@ -180,13 +201,13 @@ func (w *wire) exchange(wc *wireConn, host string) (wireResponse, error) {
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
 		return r, fmt.Errorf("%w: status line %q", errMalformed, line)
 	}
-	if r.status, err = strconv.Atoi(string(line[9:12])); err != nil {
+	if r.status, err = strconv.Atoi(string(line[9:12])); err != nil || r.status < 100 {
 		return r, fmt.Errorf("%w: status line %q", errMalformed, line)
 	}
 	r.close = line[7] == '0' // HTTP/1.0
 	length, chunked := -1, false
 	for {
-		line, err := wc.br.ReadSlice('\n')
+		line, err := br.ReadSlice('\n')
 		if err != nil {
 			return r, err
 		}
@@ -207,7 +228,9 @@ func (w *wire) exchange(wc *wireConn, host string) (wireResponse, error) {
 		case headerIs(name, "Transfer-Encoding"):
 			chunked = bytes.EqualFold(value, []byte("chunked"))
 		case headerIs(name, "Connection"):
-			r.close = r.close || bytes.EqualFold(value, []byte("close"))
+			for tok := range bytes.SplitSeq(value, []byte(",")) {
+				r.close = r.close || bytes.EqualFold(bytes.TrimSpace(tok), []byte("close"))
+			}
 		case headerIs(name, "Location"):
 			r.location = string(value)
 		case headerIs(name, "Set-Cookie"):
@@ -217,13 +240,13 @@ func (w *wire) exchange(wc *wireConn, host string) (wireResponse, error) {
 	switch {
 	case r.status == 204 || r.status == 304 || r.status < 200:
 	case chunked:
-		r.body, err = readChunked(wc.br)
+		r.body, err = readChunked(br)
 	case length >= 0:
 		r.body = make([]byte, length)
-		_, err = io.ReadFull(wc.br, r.body)
+		_, err = io.ReadFull(br, r.body)
 	default:
 		r.close = true
-		r.body, err = io.ReadAll(wc.br)
+		r.body, err = io.ReadAll(br)
 	}
 	return r, err
 }
@@ -237,7 +260,7 @@ func readChunked(br *bufio.Reader) ([]byte, error) {
 			return nil, err
 		}
 		size, _, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(";"))
-		n, err := strconv.ParseUint(string(size), 16, 31)
+		n, err := strconv.ParseUint(string(bytes.TrimSpace(size)), 16, 31)
 		if err != nil {
 			return nil, fmt.Errorf("%w: chunk size %q", errMalformed, line)
 		}
@@ -272,7 +295,7 @@ func (w *wire) setCookie(hostPort string, header []byte) {
 		return
 	}
 	value = bytes.TrimSpace(value) // sent back as it came, quotes included, as browsers do
-	deleted := len(value) == 0 || string(value) == `""`
+	deleted := false
 	for len(attrs) > 0 && !deleted {
 		var attr []byte
 		attr, attrs, _ = bytes.Cut(attrs, []byte(";"))

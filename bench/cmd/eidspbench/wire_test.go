@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -24,10 +25,19 @@ func TestWire(t *testing.T) {
 			http.SetCookie(w, &http.Cookie{Name: "a", MaxAge: -1})
 		case "/big":
 			io.WriteString(w, big)
+		case "/chunks": // three chunks
+			for _, part := range []string{"one ", "two ", "three"} {
+				io.WriteString(w, part)
+				w.(http.Flusher).Flush()
+			}
+		case "/hints": // an interim answer before the real one
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			io.WriteString(w, "after hints")
 		case "/form":
 			r.ParseForm()
 			w.Header().Set("Connection", "close")
-			io.WriteString(w, r.PostForm.Get("k")+" "+r.Method)
+			http.Redirect(w, r, "/done?"+url.QueryEscape(r.Method+" "+r.Header.Get("Content-Type")+" "+r.PostForm.Get("k")), http.StatusFound)
 		}
 	}))
 	defer srv.Close()
@@ -51,11 +61,23 @@ func TestWire(t *testing.T) {
 	if status, _, body, err := c.get(srv.URL + "/big"); err != nil || status != http.StatusOK || body != big {
 		t.Errorf("/big: %d, %d bytes, %v", status, len(body), err)
 	}
-	if len(c.conns) != 1 {
-		t.Errorf("%d connections after four exchanges, want one kept alive", len(c.conns))
+	if _, _, body, err := c.get(srv.URL + "/chunks"); err != nil || body != "one two three" {
+		t.Errorf("/chunks: %q %v", body, err)
 	}
-	if status, _, err := c.postForm(srv.URL+"/form", "k=v+w"); err != nil || status != http.StatusOK {
-		t.Errorf("/form: %d %v", status, err)
+	if status, _, body, err := c.get(srv.URL + "/hints"); err != nil || status != http.StatusOK || body != "after hints" {
+		t.Errorf("/hints: %d %q %v", status, body, err)
+	}
+	if len(c.conns) != 1 {
+		t.Errorf("%d connections after six exchanges, want one kept alive", len(c.conns))
+	}
+	// The server closes the idle connection: the next request is sent again on a new one.
+	srv.CloseClientConnections()
+	if _, _, body, err := c.get(srv.URL + "/echo"); err != nil || body != "b=2" {
+		t.Errorf("/echo after the server closed the connection: %q %v", body, err)
+	}
+	status, loc, err = c.postForm(srv.URL+"/form", "k=v+w")
+	if want := "/done?" + url.QueryEscape("POST application/x-www-form-urlencoded v w"); err != nil || status != http.StatusFound || loc != want {
+		t.Errorf("/form: %d %q %v, want 302 to %q", status, loc, err, want)
 	}
 	if len(c.conns) != 0 {
 		t.Errorf("the connection the server closed is kept")
