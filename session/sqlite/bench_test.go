@@ -113,7 +113,9 @@ var benchSweepRows = flag.Int("sqlite.sweeprows", 360_000, "BenchmarkSweep's cla
 // (a minute's, the sweep's period) has expired, and 3,600 pending logins, a tenth expired; the
 // expired rows are replaced before each sweep. Pending logins and claims have no expiry index,
 // so the sweep reads both tables whole. It reports the whole sweep's time and CPU, and its
-// longest step; a login's write that arrives during a step waits for the rest of it.
+// longest step; and, from a second sweep beside a writer putting pending logins, the longest
+// of those writes, against the longest in 100 ms of the writer alone and the longest beside
+// the same deletes made in one step (the sweep before version 5 was one transaction).
 //
 //	go test ./session/sqlite -run '^$' -bench Sweep -benchtime 3x -sqlite.benchdir /tmp
 func BenchmarkSweep(b *testing.B) {
@@ -123,7 +125,7 @@ func BenchmarkSweep(b *testing.B) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	var total, cpu, longest time.Duration
+	var total, cpu, longest, alone, beside, whole time.Duration
 	for range b.N {
 		now := time.Now().UnixNano()
 		fillForSweep(b, s, now, *benchSweepRows)
@@ -147,10 +149,72 @@ func BenchmarkSweep(b *testing.B) {
 				b.Fatalf("%s: %d expired rows left after the sweep (%v)", table, left, err)
 			}
 		}
+
+		// The wait a login's write sees: a writer putting pending logins (relaxed writes, so
+		// that no fsync is in the figure) one after the other, alone for 100 ms and then beside
+		// a second sweep; the longest of its writes in each.
+		alone = max(alone, writeWhile(b, s, func() { time.Sleep(100 * time.Millisecond) }))
+		now = time.Now().UnixNano()
+		fillForSweep(b, s, now, *benchSweepRows)
+		beside = max(beside, writeWhile(b, s, func() {
+			if err := s.directSteps(s.sweepSteps(ctx, now)...); err != nil {
+				b.Error(err)
+			}
+		}))
+
+		// For contrast, the same deletes under one hold of the write lock, as the sweep was
+		// before its steps (one transaction).
+		now = time.Now().UnixNano()
+		fillForSweep(b, s, now, *benchSweepRows)
+		whole = max(whole, writeWhile(b, s, func() {
+			steps := s.sweepSteps(ctx, now)
+			if err := s.direct(func() error {
+				for _, step := range steps {
+					if err := step(); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				b.Error(err)
+			}
+		}))
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/sweep")
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/sweep")
 	b.ReportMetric(float64(longest.Microseconds())/1000, "ms-longest-step")
+	b.ReportMetric(float64(alone.Microseconds())/1000, "ms-longest-write-alone")
+	b.ReportMetric(float64(beside.Microseconds())/1000, "ms-longest-write-beside-sweep")
+	b.ReportMetric(float64(whole.Microseconds())/1000, "ms-longest-write-beside-one-step")
+}
+
+// writeWhile puts pending logins one after the other while during runs, and returns the
+// longest of those writes.
+func writeWhile(b *testing.B, s *Store, during func()) time.Duration {
+	ctx := context.Background()
+	stop := make(chan struct{})
+	done := make(chan time.Duration)
+	go func() {
+		var longest time.Duration
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- longest
+				return
+			default:
+			}
+			t0 := time.Now()
+			err := s.PutPending(ctx, &session.PendingLogin{Key: fmt.Sprint("writer-", t0.UnixNano(), "-", i), RequestID: "_w",
+				IdP: "idporten", Profile: "p", ReturnTo: "/", ExpiresAt: t0.Add(10 * time.Minute)})
+			if err != nil {
+				b.Error(err)
+			}
+			longest = max(longest, time.Since(t0))
+		}
+	}()
+	during()
+	close(stop)
+	return <-done
 }
 
 // fillForSweep brings the replay cache to rows claims and the pending logins to a hundredth of
