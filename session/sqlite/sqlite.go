@@ -670,26 +670,22 @@ type sweepQuery struct {
 // are lowercase hex, session.HashKey). The first range is open below and the last above, so
 // that together they cover every string, hex or not.
 func sweepRanges(table string) []sweepQuery {
-	const digits = "0123456789abcdef"
-	qs := make([]sweepQuery, 0, len(digits))
-	for i := range len(digits) {
+	const bounds = "123456789abcdef" // where one range ends and the next begins
+	qs := make([]sweepQuery, 0, len(bounds)+1)
+	for i := range len(bounds) + 1 {
+		var q sweepQuery
 		var conds []string
-		var args []any
-		if i > 0 {
-			conds, args = append(conds, `key_hash >= ?`), append(args, digits[i:i+1])
-		}
-		if i < len(digits)-1 {
-			conds, args = append(conds, `key_hash < ?`), append(args, digits[i+1:i+2])
-		}
-		conds = append(conds, `expires_at <= ?`)
-		keys := ">= " + digits[i:i+1]
 		switch {
 		case i == 0:
-			keys = "< 1"
-		case i < len(digits)-1:
-			keys = "[" + digits[i:i+1] + ", " + digits[i+1:i+2] + ")"
+			conds, q.args, q.keys = []string{`key_hash < ?`}, []any{bounds[:1]}, "< "+bounds[:1]
+		case i == len(bounds):
+			conds, q.args, q.keys = []string{`key_hash >= ?`}, []any{bounds[i-1:]}, ">= "+bounds[i-1:]
+		default:
+			lo, hi := bounds[i-1:i], bounds[i:i+1]
+			conds, q.args, q.keys = []string{`key_hash >= ?`, `key_hash < ?`}, []any{lo, hi}, "["+lo+", "+hi+")"
 		}
-		qs = append(qs, sweepQuery{sql: `DELETE FROM ` + table + ` WHERE ` + strings.Join(conds, ` AND `), args: args, keys: keys})
+		q.sql = `DELETE FROM ` + table + ` WHERE ` + strings.Join(append(conds, `expires_at <= ?`), ` AND `)
+		qs = append(qs, q)
 	}
 	return qs
 }

@@ -99,7 +99,7 @@ func (w *wire) do(method, rawURL, contentType string, body []byte) (wireResponse
 		path = path[:i]
 	}
 	w.writeRequest(method, host, path, contentType, body)
-	for attempt := 0; ; attempt++ {
+	for {
 		wc, reused, err := w.conn(host)
 		if err != nil {
 			return wireResponse{}, err
@@ -108,10 +108,11 @@ func (w *wire) do(method, rawURL, contentType string, body []byte) (wireResponse
 		if err != nil {
 			wc.c.Close()
 			delete(w.conns, host)
-			// Sent again only if the server cannot have acted on it: a kept-alive connection
-			// it had closed, which answered nothing at all. A second POST of the IdP's form or
-			// a second use of an artifact would fail as a replay and hide the first error.
-			if reused && attempt == 0 && unanswered {
+			// Sent again, on a new connection (so once), only if the server cannot have acted
+			// on it: a kept-alive connection it had closed, which answered nothing at all. A
+			// second POST of the IdP's form or a second use of an artifact would fail as a
+			// replay and hide the first error.
+			if reused && unanswered {
 				continue
 			}
 			return wireResponse{}, err
