@@ -10,46 +10,40 @@ import (
 
 // AppendAudit adds events and trims the trail to the newest session.MaxAuditEvents by
 // insertion, in one transaction, so that no reader ever sees more and a failed trim leaves no
-// extra row behind. A batch costs one commit and one trim however many events it holds.
+// extra row behind. A batch costs one trim however many events it holds.
+//
+// It is a write of the committer, like a login's, and shares its groups' transactions and
+// fsyncs: a commit from any other connection would make the committer's connection drop its
+// whole page cache at its next transaction (SQLite's WAL mode does so when the log has
+// changed under it), and read the pages of every table back from the file.
 func (s *Store) AppendAudit(ctx context.Context, events ...*session.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
 	now := s.now()
-	vals := make([]string, len(events))
+	args := make([][2]any, len(events))
 	for i, e := range events {
 		v, err := e.Encode(now)
 		if err != nil {
 			return fmt.Errorf("session/sqlite: append audit: %w", err)
 		}
-		vals[i] = string(v)
+		args[i] = [2]any{unixNano(e.Time), string(v)}
 	}
-	if err := s.direct(func() error { return s.appendAudit(ctx, events, vals) }); err != nil {
+	err := s.write(ctx, false, func(ctx context.Context) error {
+		for _, a := range args {
+			if _, err := s.w.insertAudit.ExecContext(ctx, a[0], a[1]); err != nil {
+				return err
+			}
+		}
+		if _, err := s.w.trimAudit.ExecContext(ctx, session.MaxAuditEvents-1); err != nil {
+			return fmt.Errorf("trim: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("session/sqlite: append audit: %w", err)
 	}
 	return nil
-}
-
-func (s *Store) appendAudit(ctx context.Context, events []*session.AuditEvent, vals []string) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	insert := tx.StmtContext(ctx, s.stmts.insertAudit)
-	for i, e := range events {
-		if _, err = insert.ExecContext(ctx, unixNano(e.Time), vals[i]); err != nil {
-			return err
-		}
-	}
-	if _, err = tx.StmtContext(ctx, s.stmts.trimAudit).ExecContext(ctx, session.MaxAuditEvents-1); err != nil {
-		return fmt.Errorf("trim: %w", err)
-	}
-	return tx.Commit()
 }
 
 // RecentAudit returns at most n events, newest first.

@@ -403,3 +403,58 @@ func TestReplaceConnFailureBreaks(t *testing.T) {
 		t.Errorf("Close with the committer broken: %v", err)
 	}
 }
+
+// dataVersion is PRAGMA data_version on the committer's connection: it changes when another
+// connection has committed since the connection's last look, which is also when SQLite drops
+// the connection's page cache.
+func dataVersion(t *testing.T, s *Store) int64 {
+	t.Helper()
+	s.writeMu.Lock() // the committer holds it while it uses its connection
+	defer s.writeMu.Unlock()
+	var v int64
+	if err := s.commit.conn.QueryRowContext(context.Background(), `PRAGMA data_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Every write of a login, a logout and the audit trail is the committer's, so its connection
+// never finds the database changed by another and keeps its page cache. A document, written
+// from the pool, shows that the check sees such a change.
+func TestWritesOnTheCommittersConnection(t *testing.T) {
+	s := openTemp(t, filepath.Join(t.TempDir(), "eidsp.db"), time.Now)
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now()
+	before := dataVersion(t, s)
+	p := &session.PendingLogin{Key: "relay", RequestID: "_req", ExpiresAt: now.Add(time.Minute)}
+	if err := s.PutPending(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TakePendingAndClaim(ctx, "relay", "artifact", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	sess := testSession(t, now)
+	if err := s.ClaimAndCreateSession(ctx, "assertion", now.Add(time.Hour), sess); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchSession(ctx, sess.ID, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	e := session.AuditEvent{Time: now, Event: "login", Result: "ok"}
+	if err := s.AppendAudit(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteSessionsBySessionIndex(ctx, sess.Identity.IdP, sess.Identity.NameID, sess.Identity.SessionIndex); err != nil || n != 1 {
+		t.Fatalf("DeleteSessionsBySessionIndex: %d, %v; want 1", n, err)
+	}
+	if got := dataVersion(t, s); got != before {
+		t.Fatalf("data_version %d after the writes, was %d: another connection wrote", got, before)
+	}
+	if err := s.PutDocument(ctx, &session.Document{Key: "k", Value: []byte("v"), UpdatedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dataVersion(t, s); got == before {
+		t.Fatal("data_version unchanged after a write from the pool: the check cannot fail")
+	}
+}

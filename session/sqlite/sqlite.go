@@ -101,12 +101,10 @@ type Store struct {
 }
 
 // statements are the statements of every login and every request, prepared once: parsing
-// and planning them cost more than running them. The reads (and the audit trail's writes,
-// which take the direct path) are prepared on the pool: *sql.Stmt prepares each on a pooled
-// connection the first time it runs there and keeps it.
+// and planning them cost more than running them. The reads are prepared on the pool:
+// *sql.Stmt prepares each on a pooled connection the first time it runs there and keeps it.
 type statements struct {
-	getSession             *sql.Stmt
-	insertAudit, trimAudit *sql.Stmt
+	getSession *sql.Stmt
 }
 
 // writeStatements are the committer's, prepared on its own connection (committer.conn): its
@@ -116,7 +114,9 @@ type statements struct {
 type writeStatements struct {
 	begin, commit, rollback                    *sql.Stmt
 	createSession, touchSession, deleteSession *sql.Stmt
+	deleteByIndex                              *sql.Stmt
 	putPending, takePending, claim             *sql.Stmt
+	insertAudit, trimAudit                     *sql.Stmt
 	all                                        []*sql.Stmt // those prepared, for close
 }
 
@@ -126,12 +126,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.getSession, `
 			SELECT identity, name_id, name_id_format, profile, created_at, last_seen, expires_at
 			FROM sessions WHERE id_hash = ? AND expires_at > ?`},
-		{&s.stmts.insertAudit, `INSERT INTO audit_events (time, event) VALUES (?, ?)`},
-		// The subquery names the oldest id to keep; with fewer rows than that it is NULL and
-		// the comparison deletes nothing.
-		{&s.stmts.trimAudit, `
-			DELETE FROM audit_events
-			WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)`},
 	})
 }
 
@@ -159,6 +153,9 @@ func prepareWrites(ctx context.Context, conn *sql.Conn, w *writeStatements) erro
 			UPDATE sessions SET last_seen = max(last_seen, ?)
 			WHERE id_hash = ? AND expires_at > ?`},
 		{&w.deleteSession, `DELETE FROM sessions WHERE id_hash = ?`},
+		{&w.deleteByIndex, `
+			DELETE FROM sessions
+			WHERE idp = ? AND name_id = ? AND (? = '' OR session_index = ?)`},
 		{&w.putPending, `
 			INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
 			                            locale, min_level, force_authn, purpose, created_at, expires_at)
@@ -171,6 +168,12 @@ func prepareWrites(ctx context.Context, conn *sql.Conn, w *writeStatements) erro
 			INSERT INTO replay_cache (key_hash, expires_at) VALUES (?, ?)
 			ON CONFLICT (key_hash) DO UPDATE SET expires_at = excluded.expires_at
 			WHERE replay_cache.expires_at <= ?`},
+		{&w.insertAudit, `INSERT INTO audit_events (time, event) VALUES (?, ?)`},
+		// The subquery names the oldest id to keep; with fewer rows than that it is NULL and
+		// the comparison deletes nothing.
+		{&w.trimAudit, `
+			DELETE FROM audit_events
+			WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)`},
 	})
 }
 
@@ -488,18 +491,11 @@ func (s *Store) DeleteSessionsBySessionIndex(ctx context.Context, idp, nameID, s
 	if idp == "" || nameID == "" {
 		return 0, errors.New("session/sqlite: delete by session index: empty IdP or NameID")
 	}
-	var n int64
-	err := s.direct(func() error {
-		res, err := s.db.ExecContext(ctx, `
-			DELETE FROM sessions
-			WHERE idp = ? AND name_id = ? AND (? = '' OR session_index = ?)`,
-			idp, nameID, sessionIndex, sessionIndex)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+	res, err := s.exec(ctx, false, s.w.deleteByIndex, idp, nameID, sessionIndex, sessionIndex)
+	if err != nil {
+		return 0, fmt.Errorf("session/sqlite: delete by session index: %w", err)
+	}
+	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("session/sqlite: delete by session index: %w", err)
 	}

@@ -196,8 +196,8 @@ func (s *Store) durable() error {
 	return s.wal.sync()
 }
 
-// direct runs fn, a write outside the committer (documents, the audit trail, sweeps, logout by
-// session index), with writeMu held, and then, with writeMu released so that the committer
+// direct runs fn, a write outside the committer (documents and sweeps, both rare: each makes
+// the committer's connection drop its page cache, see AppendAudit), with writeMu held, and then, with writeMu released so that the committer
 // goes on meanwhile, makes it durable. fn's error comes back as it is.
 func (s *Store) direct(fn func() error) error { return s.directSteps(fn) }
 
