@@ -15,23 +15,23 @@ import (
 // It is a write of the committer, like a login's, and shares its groups' transactions and
 // fsyncs: a commit from any other connection would make the committer's connection drop its
 // whole page cache at its next transaction (SQLite's WAL mode does so when the log has
-// changed under it), and read the pages of every table back from the file.
+// changed under it) and read every page it needs next back from the file.
 func (s *Store) AppendAudit(ctx context.Context, events ...*session.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
 	now := s.now()
-	args := make([][2]any, len(events))
+	vals := make([]string, len(events))
 	for i, e := range events {
 		v, err := e.Encode(now)
 		if err != nil {
 			return fmt.Errorf("session/sqlite: append audit: %w", err)
 		}
-		args[i] = [2]any{unixNano(e.Time), string(v)}
+		vals[i] = string(v)
 	}
 	err := s.write(ctx, false, func(ctx context.Context) error {
-		for _, a := range args {
-			if _, err := s.w.insertAudit.ExecContext(ctx, a[0], a[1]); err != nil {
+		for i, e := range events {
+			if _, err := s.w.insertAudit.ExecContext(ctx, unixNano(e.Time), vals[i]); err != nil {
 				return err
 			}
 		}

@@ -81,10 +81,7 @@ func prefill(b *testing.B, s *Store, n int) {
 				if err != nil {
 					return err
 				}
-				args, err := s.sessionArgs(&session.Session{ID: id, Identity: identity.Identity{
-					NationalID: "12345678901", Kind: identity.KindFNR, Level: 4, IdP: "idporten", Instrument: "ips:BPSC",
-					SessionIndex: "_" + key, NameID: "_nameid-" + key, NameIDFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
-				}, Profile: "buypass-smartcard", ExpiresAt: now.Add(time.Hour)})
+				args, err := s.sessionArgs(benchSession(id, key, now))
 				if err != nil {
 					return err
 				}
@@ -135,14 +132,7 @@ func loginWrites(ctx context.Context, s *Store, i int64) error {
 	if err != nil {
 		return err
 	}
-	err = s.ClaimAndCreateSession(ctx, "assertion:https://idporten.example/_"+key, now.Add(5*time.Minute), &session.Session{
-		ID: id,
-		Identity: identity.Identity{
-			NationalID: "12345678901", Kind: identity.KindFNR, Level: 4, IdP: "idporten", Instrument: "ips:BPSC",
-			SessionIndex: "_" + key, NameID: "_nameid-" + key, NameIDFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
-		},
-		Profile: "buypass-smartcard", ExpiresAt: now.Add(time.Hour),
-	})
+	err = s.ClaimAndCreateSession(ctx, "assertion:https://idporten.example/_"+key, now.Add(5*time.Minute), benchSession(id, key, now))
 	if err != nil || i%auditShare != 0 {
 		return err
 	}
@@ -152,6 +142,18 @@ func loginWrites(ctx context.Context, s *Store, i int64) error {
 			IdP: "idporten", Profile: "buypass-smartcard", Level: 4, Instrument: "ips:BPSC"}
 	}
 	return s.AppendAudit(ctx, events...)
+}
+
+// benchSession is the session of a benchmark's login key.
+func benchSession(id, key string, now time.Time) *session.Session {
+	return &session.Session{
+		ID: id,
+		Identity: identity.Identity{
+			NationalID: "12345678901", Kind: identity.KindFNR, Level: 4, IdP: "idporten", Instrument: "ips:BPSC",
+			SessionIndex: "_" + key, NameID: "_nameid-" + key, NameIDFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+		},
+		Profile: "buypass-smartcard", ExpiresAt: now.Add(time.Hour),
+	}
 }
 
 // auditShare: every auditShare-th login of BenchmarkLoginWrites appends auditShare events.

@@ -197,8 +197,9 @@ func (s *Store) durable() error {
 }
 
 // direct runs fn, a write outside the committer (documents and sweeps, both rare: each makes
-// the committer's connection drop its page cache, see AppendAudit), with writeMu held, and then, with writeMu released so that the committer
-// goes on meanwhile, makes it durable. fn's error comes back as it is.
+// the committer's connection drop its page cache, see AppendAudit), with writeMu held, and
+// then, with writeMu released so that the committer goes on meanwhile, makes it durable. fn's
+// error comes back as it is.
 func (s *Store) direct(fn func() error) error { return s.directSteps(fn) }
 
 // directSteps is direct for a write in steps, each its own transaction (a sweep's ranges): it
