@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"os"
@@ -192,9 +193,9 @@ func BenchmarkSweep(b *testing.B) {
 		fillForSweep(b, s, now, *benchSweepRows)
 		steps := s.sweepSteps(ctx, now)
 		for i, step := range steps {
-			steps[i] = func() error {
+			steps[i] = func(conn *sql.Conn) error {
 				t0 := time.Now()
-				err := step()
+				err := step(conn)
 				longest = max(longest, time.Since(t0))
 				return err
 			}
@@ -229,9 +230,9 @@ func BenchmarkSweep(b *testing.B) {
 		fillForSweep(b, s, now, *benchSweepRows)
 		whole = max(whole, writeWhile(b, s, func() {
 			steps := s.sweepSteps(ctx, now)
-			if err := s.direct(func() error {
+			if err := s.direct(func(conn *sql.Conn) error {
 				for _, step := range steps {
-					if err := step(); err != nil {
+					if err := step(conn); err != nil {
 						return err
 					}
 				}
@@ -294,8 +295,8 @@ func fillForSweep(b *testing.B, s *Store, now int64, rows int) {
 		{"pending_logins", `INSERT INTO pending_logins (key_hash, request_id, idp, profile, return_to, browser_binding,
 			locale, min_level, force_authn, created_at, expires_at) VALUES (?, '_r', 'idporten', 'p', '/', 'b', 'nb', 3, 0, 0, ?)`, rows / 100},
 	}
-	err := s.direct(func() error {
-		tx, err := s.db.Begin()
+	err := s.direct(func(conn *sql.Conn) error {
+		tx, err := conn.BeginTx(context.Background(), nil)
 		if err != nil {
 			return err
 		}

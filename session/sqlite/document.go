@@ -20,8 +20,8 @@ func (s *Store) PutDocument(ctx context.Context, d *session.Document) error {
 	if value == nil {
 		value = []byte{}
 	}
-	err := s.direct(func() error {
-		_, err := s.db.ExecContext(ctx, `
+	err := s.direct(func(conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, `
 			INSERT INTO documents (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
 			                                updated_by = excluded.updated_by`,
@@ -58,8 +58,8 @@ func (s *Store) DeleteDocument(ctx context.Context, key string) error {
 	if err := session.CheckDocumentKey(key); err != nil {
 		return fmt.Errorf("session/sqlite: delete document: %w", err)
 	}
-	err := s.direct(func() error {
-		_, err := s.db.ExecContext(ctx, `DELETE FROM documents WHERE key = ?`, key)
+	err := s.direct(func(conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, `DELETE FROM documents WHERE key = ?`, key)
 		return err
 	})
 	if err != nil {

@@ -396,6 +396,13 @@ func TestReplaceConnFailureBreaks(t *testing.T) {
 	if err := s.Claim(ctx, "k", time.Now().Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "could not be replaced") {
 		t.Fatalf("a write with the committer broken: %v", err)
 	}
+	// Documents and the sweep run on the committer's connection too.
+	if err := s.PutDocument(ctx, &session.Document{Key: "k", Value: []byte("v"), UpdatedBy: "test"}); err == nil || !strings.Contains(err.Error(), "could not be replaced") {
+		t.Fatalf("a document with the committer broken: %v", err)
+	}
+	if err := s.Sweep(ctx); err == nil || !strings.Contains(err.Error(), "could not be replaced") {
+		t.Fatalf("a sweep with the committer broken: %v", err)
+	}
 	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "could not be replaced") {
 		t.Fatalf("Ping with the committer broken: %v", err)
 	}
@@ -418,9 +425,10 @@ func dataVersion(t *testing.T, s *Store) int64 {
 	return v
 }
 
-// Every write of a login, a logout and the audit trail is the committer's, so its connection
-// never finds the database changed by another and keeps its page cache. A document, written
-// from the pool, shows that the check sees such a change.
+// Every write of the store (a login's, a logout's, the audit trail's, a document's, a sweep's)
+// is made on the committer's connection, so that connection never finds the database changed
+// by another and keeps its page cache. A write from the pool, which no method makes, shows
+// that the check sees such a change.
 func TestWritesOnTheCommittersConnection(t *testing.T) {
 	s := openTemp(t, filepath.Join(t.TempDir(), "eidsp.db"), time.Now)
 	defer s.Close()
@@ -448,10 +456,19 @@ func TestWritesOnTheCommittersConnection(t *testing.T) {
 	if n, err := s.DeleteSessionsBySessionIndex(ctx, sess.Identity.IdP, sess.Identity.NameID, sess.Identity.SessionIndex); err != nil || n != 1 {
 		t.Fatalf("DeleteSessionsBySessionIndex: %d, %v; want 1", n, err)
 	}
+	if err := s.PutDocument(ctx, &session.Document{Key: "k", Value: []byte("v"), UpdatedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteDocument(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if got := dataVersion(t, s); got != before {
 		t.Fatalf("data_version %d after the writes, was %d: another connection wrote", got, before)
 	}
-	if err := s.PutDocument(ctx, &session.Document{Key: "k", Value: []byte("v"), UpdatedBy: "test"}); err != nil {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO documents (key, value, updated_at, updated_by) VALUES ('k', x'', 0, 'test')`); err != nil {
 		t.Fatal(err)
 	}
 	if got := dataVersion(t, s); got == before {

@@ -87,8 +87,8 @@ type Store struct {
 	// sleep in its busy handler (1, 2, 5, 10 ms …), long after the lock is free. Another
 	// process sharing the file still waits through busy_timeout.
 	writeMu sync.Mutex
-	// directMu is held shared by each write outside the committer, its sync included, and
-	// exclusively by Close before it closes the handles.
+	// directMu is held shared by each write outside the committer's groups (direct), its
+	// sync included, and exclusively by Close before it closes the handles.
 	directMu sync.RWMutex
 	stmts    statements
 	// w: the committer's statements, on its connection (committer.conn); only the committer
@@ -636,21 +636,21 @@ func (s *Store) Sweep(ctx context.Context) (err error) {
 }
 
 // sweepSteps are Sweep's transactions: its deletes of the records expired at now.
-func (s *Store) sweepSteps(ctx context.Context, now int64) []func() error {
-	steps := []func() error{func() error {
-		return s.sweepDelete(ctx, "sessions", `DELETE FROM sessions WHERE expires_at <= ?`, now)
+func (s *Store) sweepSteps(ctx context.Context, now int64) []func(*sql.Conn) error {
+	steps := []func(*sql.Conn) error{func(conn *sql.Conn) error {
+		return sweepDelete(ctx, conn, "sessions", `DELETE FROM sessions WHERE expires_at <= ?`, now)
 	}}
 	for _, table := range []string{"pending_logins", "replay_cache"} {
 		for _, q := range sweepRanges(table) {
 			name := fmt.Sprintf("%s, keys %s", table, q.keys)
-			steps = append(steps, func() error { return s.sweepDelete(ctx, name, q.sql, append(q.args, now)...) })
+			steps = append(steps, func(conn *sql.Conn) error { return sweepDelete(ctx, conn, name, q.sql, append(q.args, now)...) })
 		}
 	}
 	return steps
 }
 
-func (s *Store) sweepDelete(ctx context.Context, table, query string, args ...any) error {
-	if _, err := s.db.ExecContext(ctx, query, args...); err != nil {
+func sweepDelete(ctx context.Context, conn *sql.Conn, table, query string, args ...any) error {
+	if _, err := conn.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("%s: %w", table, err)
 	}
 	return nil

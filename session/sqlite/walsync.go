@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -196,18 +197,20 @@ func (s *Store) durable() error {
 	return s.wal.sync()
 }
 
-// direct runs fn, a write outside the committer (documents and sweeps, both rare: each makes
-// the committer's connection drop its page cache, see AppendAudit), with writeMu held, and
-// then, with writeMu released so that the committer goes on meanwhile, makes it durable. fn's
-// error comes back as it is.
-func (s *Store) direct(fn func() error) error { return s.directSteps(fn) }
+// direct runs fn, a write other than a login's (documents and sweeps, both rare), on the
+// committer's connection with writeMu held, and then, with writeMu released so that the
+// committer goes on meanwhile, makes it durable. It runs on that connection because in WAL
+// mode SQLite drops a connection's whole page cache when another connection has committed
+// (see AppendAudit): a write from the pool would make the committer read back from the file
+// every page its next writes touch. fn's error comes back as it is.
+func (s *Store) direct(fn func(conn *sql.Conn) error) error { return s.directSteps(fn) }
 
 // directSteps is direct for a write in steps, each its own transaction (a sweep's ranges): it
 // takes writeMu for one step at a time and yields between steps, so that the committer's groups
 // run between them, and makes them all durable with one fsync at the end. It stops at the first
 // error; the steps before it are committed but only made durable by the next fsync, which is
 // harmless for what it serves (deletes of expired records, which a sweep repeats).
-func (s *Store) directSteps(steps ...func() error) error {
+func (s *Store) directSteps(steps ...func(conn *sql.Conn) error) error {
 	s.directMu.RLock()
 	defer s.directMu.RUnlock()
 	for i, step := range steps {
@@ -217,7 +220,12 @@ func (s *Store) directSteps(steps ...func() error) error {
 			runtime.Gosched()
 		}
 		s.writeMu.Lock()
-		err := step()
+		err := s.commit.brokenErr()
+		if err == nil {
+			// Not nil unless broken (replaceConn, under writeMu). Once the committer has
+			// ended, the connection is closed and the step fails with sql.ErrConnDone.
+			err = step(s.commit.conn)
+		}
 		s.writeMu.Unlock()
 		if err != nil {
 			return err
