@@ -73,9 +73,10 @@ var migrations = [][]string{
 	{ // version 4: pending logins and the replay cache keyed by their hash alone
 		// WITHOUT ROWID: the row lives in its primary key's b-tree, so a write changes that and
 		// the expiry index instead of a rowid table, an automatic index on key_hash and the
-		// expiry index. Each of a login's five writes to these tables changes one b-tree fewer
-		// (pages counted by reasoning, not measured); the store's CPU per login fell 8 % with two writers (docs/BENCHMARKS.md, benchmark 1,
-		// item 16). Both tables' rows are small, which is where WITHOUT ROWID pays.
+		// expiry index. Each write of a login to these tables changes one b-tree fewer (pages
+		// counted by reasoning, not measured); the store's CPU per login fell 8 % with two
+		// writers (docs/BENCHMARKS.md, benchmark 1, item 16). Both tables' rows are small,
+		// which is where WITHOUT ROWID pays.
 		`CREATE TABLE pending_logins_v4 (
 			key_hash        TEXT    PRIMARY KEY,
 			request_id      TEXT    NOT NULL,
