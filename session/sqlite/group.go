@@ -362,6 +362,17 @@ func (s *Store) openWriter(ctx context.Context) (*sql.Conn, error) {
 	return conn, nil
 }
 
+// usable is nil if conn may be used (writeMu held): errClosed once the committer has ended
+// (its connection is closed), replaceConn's error if it broke (conn is nil), else nil.
+func (c *committer) usable() error {
+	select {
+	case <-c.done:
+		return errClosed
+	default:
+		return c.brokenErr()
+	}
+}
+
 // brokenErr is the error replaceConn left, or nil.
 func (c *committer) brokenErr() error {
 	if p := c.broken.Load(); p != nil {

@@ -139,6 +139,13 @@ func TestGroupCommitAfterClose(t *testing.T) {
 	if err := s.Claim(context.Background(), "late", time.Now().Add(time.Hour)); err == nil {
 		t.Fatal("Claim after Close: no error")
 	}
+	// Documents and the sweep, on the committer's connection, too, with the same error.
+	if err := s.PutDocument(context.Background(), &session.Document{Key: "late", Value: []byte("v"), UpdatedBy: "test"}); !errors.Is(err, errClosed) {
+		t.Fatalf("PutDocument after Close: %v; want %v", err, errClosed)
+	}
+	if err := s.Sweep(context.Background()); !errors.Is(err, errClosed) {
+		t.Fatalf("Sweep after Close: %v; want %v", err, errClosed)
+	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}

@@ -220,10 +220,8 @@ func (s *Store) directSteps(steps ...func(conn *sql.Conn) error) error {
 			runtime.Gosched()
 		}
 		s.writeMu.Lock()
-		err := s.commit.brokenErr()
+		err := s.commit.usable()
 		if err == nil {
-			// Not nil unless broken (replaceConn, under writeMu). Once the committer has
-			// ended, the connection is closed and the step fails with sql.ErrConnDone.
 			err = step(s.commit.conn)
 		}
 		s.writeMu.Unlock()
